@@ -12,7 +12,7 @@
 set -euo pipefail
 
 SUITE=bookworm
-RECIPE=3  # bump when a recipe below changes, so existing images are rebuilt
+RECIPE=1  # bump when a recipe below changes, so existing images are rebuilt
 CACHE=${GANGWAY_IMAGE_CACHE:-/var/cache/gangway-images}
 FORCE=0
 want=()
@@ -49,9 +49,9 @@ changes_for() {
     local/python-slim|local/python-build)
       printf '%s\n' 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' 'ENV LANG=C.UTF-8' 'CMD ["python3"]' ;;
     local/nginx)
-      printf '%s\n' 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' 'EXPOSE 80' 'STOPSIGNAL SIGQUIT' 'CMD ["nginx", "-g", "daemon off;"]' ;;
+      printf '%s\n' 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' 'EXPOSE 80' 'CMD ["nginx", "-g", "daemon off;"]' ;;
     local/postgres)
-      printf '%s\n' 'ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' 'ENV PGDATA=/var/lib/postgresql/data' 'ENV LANG=C.UTF-8' 'EXPOSE 5432' 'STOPSIGNAL SIGINT' 'ENTRYPOINT ["docker-entrypoint.sh"]' 'CMD ["postgres"]' ;;
+      printf '%s\n' 'ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' 'ENV PGDATA=/var/lib/postgresql/data' 'ENV LANG=C.UTF-8' 'EXPOSE 5432' 'ENTRYPOINT ["docker-entrypoint.sh"]' 'CMD ["postgres"]' ;;
   esac
 }
 

@@ -1,0 +1,97 @@
+"""Checks for the gangway repository: `nox -s ci` runs what CI runs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
+PYTHON = "3.11"
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_venv = "yes"
+nox.options.error_on_missing_interpreters = True
+nox.options.sessions = ["ci"]
+
+
+def _install_project(session: nox.Session) -> None:
+    """Install the app's locked dependencies, then the app and the core, editable."""
+    session.install("-r", "app/requirements.txt")
+    session.install("--no-deps", "-e", "app")
+    session.install("-e", "dagger/core")
+
+
+def _pytest(session: nox.Session, *args: str) -> None:
+    session.run("pytest", *args, *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """Lint and check formatting with ruff."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", "--diff", ".")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """Type-check the core and the app with mypy --strict."""
+    _install_project(session)
+    session.install(*nox.project.dependency_groups(PYPROJECT, "typecheck"))
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Unit tests and app tests on a real PostgreSQL that the fixtures start."""
+    _install_project(session)
+    session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
+    _pytest(session, "-m", "not integration")
+
+
+def _airgapped() -> bool:
+    return os.environ.get("GANGWAY_AIRGAPPED", "").lower() in {"1", "true", "yes"}
+
+
+def _fill_wheelhouse(session: nox.Session, *args: str) -> None:
+    session.run("bash", "docker/wheelhouse.sh", *args, external=True)
+
+
+@nox.session(python=False, default=False)
+def wheelhouse(session: nox.Session) -> None:
+    """Fill docker/wheels so images build without a package index (air-gapped)."""
+    _fill_wheelhouse(session, *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def integration(session: nox.Session) -> None:
+    """Tests against the real Docker engine: the image builds, runs, is healthy, stops."""
+    if shutil.which("docker") is None:
+        session.error("integration tests need the docker CLI and a running engine")
+    if _airgapped():
+        _fill_wheelhouse(session)
+    _install_project(session)
+    session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
+    _pytest(session, "-m", "integration")
+
+
+@nox.session(python=PYTHON, default=False)
+def bench(session: nox.Session) -> None:
+    """Image benchmarks: size vs a naive build, warm vs cold rebuild time."""
+    if _airgapped():
+        _fill_wheelhouse(session)
+    _install_project(session)
+    session.run("python", "bench/image.py", *session.posargs)
+
+
+@nox.session(
+    python=False,
+    requires=["lint", "typecheck", "tests", "integration"],
+)
+def ci(session: nox.Session) -> None:
+    """Everything CI runs: lint, typecheck, tests, integration."""
+    session.log("all checks passed")
