@@ -12,7 +12,7 @@
 set -euo pipefail
 
 SUITE=bookworm
-RECIPE=1  # bump when a recipe below changes, so existing images are rebuilt
+RECIPE=2  # bump when a recipe below changes, so existing images are rebuilt
 CACHE=${GANGWAY_IMAGE_CACHE:-/var/cache/gangway-images}
 FORCE=0
 want=()
@@ -39,7 +39,7 @@ packages_for() {
   case "$1" in
     local/python-slim)  echo "python3,python3-venv,ca-certificates,tzdata" ;;
     local/python-build) echo "python3,python3-venv,python3-dev,ca-certificates,tzdata,build-essential,libpq-dev,git" ;;
-    local/nginx)        echo "nginx-light,ca-certificates" ;;
+    local/nginx)        echo "nginx,ca-certificates" ;;
     local/postgres)     echo "postgresql-15,postgresql-client-15,tzdata" ;;
   esac
 }
@@ -61,7 +61,16 @@ finish_root() {
   rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb
   case "$image" in
     local/nginx)
+      # Like the official image: one default server in conf.d, which gangway's proxy
+      # configuration replaces.
       rm -f "$root"/etc/nginx/sites-enabled/default
+      cat >"$root"/etc/nginx/conf.d/default.conf <<'NGINX'
+server {
+    listen 80 default_server;
+    root /var/www/html;
+    index index.nginx-debian.html index.html;
+}
+NGINX
       ln -sf /dev/stdout "$root"/var/log/nginx/access.log
       ln -sf /dev/stderr "$root"/var/log/nginx/error.log
       ;;

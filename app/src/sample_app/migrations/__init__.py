@@ -1,0 +1,1 @@
+"""Alembic migrations of the sample service, shipped inside the package."""

@@ -1,0 +1,372 @@
+"""Load pipeline.toml with its override layers, and report every problem at once.
+
+Layers, highest first: overrides (CLI, dotted keys) > `GANGWAY_…` environment
+variables > secret files > the air-gapped profile > pipeline.toml > model defaults.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, get_args, get_origin
+
+from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic_core import ErrorDetails
+
+from gangway.config.model import ConfigOrigin, PipelineConfig, value_type
+from gangway.errors import FILE_SOURCE, NO_VALUE, ConfigError, ConfigProblem, ValueSource
+
+ENV_PREFIX: Final = "GANGWAY_"
+ENV_SEPARATOR: Final = "__"
+#: Variables with the prefix that steer gangway itself and are not config keys.
+RESERVED_VARIABLES: Final = frozenset(
+    {"GANGWAY_CONFIG", "GANGWAY_SECRETS_DIR", "GANGWAY_AIRGAPPED"}
+)
+AIRGAPPED_VARIABLE: Final = "GANGWAY_AIRGAPPED"
+SECRETS_DIR_VARIABLE: Final = "GANGWAY_SECRETS_DIR"
+#: Images built by docker/local-images.sh, for machines that cannot pull.
+AIRGAPPED_PROFILE: Final[Mapping[str, object]] = {
+    "image.base_image": "local/python-slim",
+    "image.builder_image": "local/python-build",
+    "image.pip_no_index": True,
+    "proxy.image": "local/nginx",
+    "database.image": "local/postgres",
+}
+_TRUE: Final = frozenset({"1", "true", "yes"})
+_FALSE: Final = frozenset({"", "0", "false", "no"})
+_TOML_POSITION = re.compile(r" \(at line (\d+), column (\d+)\)$| \(at end of document\)$")
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class _Override:
+    """One value of an override layer, addressed by its key path."""
+
+    parts: tuple[str, ...]
+    value: object
+    source: ValueSource
+
+
+def load_config(
+    path: Path,
+    *,
+    environ: Mapping[str, str] | None = None,
+    secrets_dir: Path | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> PipelineConfig:
+    """Read, layer and validate the configuration; raise one ConfigError listing every problem.
+
+    `environ` defaults to `os.environ`; `secrets_dir` to `$GANGWAY_SECRETS_DIR` (none if
+    unset); `overrides` maps dotted keys (`environments.production.port`) to values.
+    """
+    environ = os.environ if environ is None else environ
+    file = str(path)
+    problems: list[ConfigProblem] = []
+    layers: list[_Override] = [
+        *_airgapped_layer(environ, problems),
+        *_secret_layer(secrets_dir, environ, file, problems),
+        *_environment_layer(environ),
+        *(
+            _Override(tuple(key.split(".")), value, ValueSource("override", f"override {key}"))
+            for key, value in (overrides or {}).items()
+        ),
+    ]
+    data = _read_toml(path, problems)
+    if data is None:
+        raise ConfigError(problems)
+
+    provenance: dict[Loc, ValueSource] = {}
+    for override in layers:
+        loc = _apply(data, override, file, problems)
+        if loc is not None:
+            provenance = {key: src for key, src in provenance.items() if key[: len(loc)] != loc}
+            provenance[loc] = override.source
+    try:
+        config = PipelineConfig.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_problem_from(error, data, provenance, file) for error in exc.errors())
+        raise ConfigError(problems) from None
+    if problems:
+        raise ConfigError(problems)
+    used = dict.fromkeys(provenance.values())
+    config._origin = ConfigOrigin(file=file, overrides=tuple(used))
+    return config
+
+
+def _read_toml(path: Path, problems: list[ConfigProblem]) -> dict[str, object] | None:
+    file = str(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        problems.append(ConfigProblem("file not found", file=file))
+        return None
+    except UnicodeDecodeError as exc:
+        problems.append(ConfigProblem(f"not UTF-8 text ({exc.reason})", file=file))
+        return None
+    except OSError as exc:
+        problems.append(ConfigProblem(f"cannot read the file: {exc.strerror}", file=file))
+        return None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        match = _TOML_POSITION.search(message)
+        line = column = None
+        if match:
+            message = message[: match.start()]
+            if match.group(1):
+                line, column = int(match.group(1)), int(match.group(2))
+        problems.append(
+            ConfigProblem(f"invalid TOML: {message}", file=file, line=line, column=column)
+        )
+        return None
+
+
+def _airgapped_layer(environ: Mapping[str, str], problems: list[ConfigProblem]) -> list[_Override]:
+    raw = environ.get(AIRGAPPED_VARIABLE, "")
+    if raw.strip().lower() in _FALSE:
+        return []
+    if raw.strip().lower() not in _TRUE:
+        problems.append(
+            ConfigProblem(
+                "expected 1, true or yes (air-gapped profile on) or 0, false, no (off)",
+                key=AIRGAPPED_VARIABLE,
+                value=raw,
+            )
+        )
+        return []
+    source = ValueSource("airgapped")
+    return [_Override(tuple(k.split(".")), v, source) for k, v in AIRGAPPED_PROFILE.items()]
+
+
+def _secret_layer(
+    secrets_dir: Path | None,
+    environ: Mapping[str, str],
+    file: str,
+    problems: list[ConfigProblem],
+) -> list[_Override]:
+    if secrets_dir is None:
+        if not environ.get(SECRETS_DIR_VARIABLE):
+            return []
+        secrets_dir = Path(environ[SECRETS_DIR_VARIABLE])
+    if not secrets_dir.is_dir():
+        problems.append(ConfigProblem("secrets directory not found", file=str(secrets_dir)))
+        return []
+    layer = []
+    # Hidden entries are the bookkeeping of mounted secret volumes (e.g. `..data`).
+    for entry in sorted(secrets_dir.iterdir()):
+        if entry.name.startswith(".") or entry.is_dir():
+            continue
+        try:
+            value = entry.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(ConfigProblem(f"cannot read the secret file: {exc}", file=str(entry)))
+            continue
+        value = value.removesuffix("\n").removesuffix("\r")
+        layer.append(
+            _Override(tuple(entry.name.split(".")), value, ValueSource("secret", str(entry)))
+        )
+    return layer
+
+
+def _environment_layer(environ: Mapping[str, str]) -> list[_Override]:
+    layer = []
+    for name in sorted(environ):
+        if not name.startswith(ENV_PREFIX) or name in RESERVED_VARIABLES:
+            continue
+        segments = name[len(ENV_PREFIX) :].split(ENV_SEPARATOR)
+        layer.append(
+            _Override(_env_key(segments), _env_value(environ[name]), ValueSource("env", name))
+        )
+    return layer
+
+
+def _env_key(segments: list[str]) -> tuple[str, ...]:
+    """Lowercase each level, except keys of free-form tables (`env`), which keep their case."""
+    parts: list[str] = []
+    annotation: object = PipelineConfig
+    for segment in segments:
+        in_table = get_origin(value_type(annotation)) is dict
+        part = segment if in_table else segment.lower()
+        parts.append(part)
+        annotation = _child(annotation, int(part) if part.isdigit() else part)
+    return tuple(parts)
+
+
+def _env_value(raw: str) -> object:
+    """JSON arrays and objects are taken as such; anything else stays a string."""
+    if raw.lstrip().startswith(("[", "{")):
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            return raw
+        if isinstance(parsed, list | dict):
+            return parsed
+    return raw
+
+
+def _apply(
+    data: dict[str, object], override: _Override, file: str, problems: list[ConfigProblem]
+) -> Loc | None:
+    """Set the override's value in the data; return where it landed, or None on a problem."""
+    parts = override.parts
+
+    def problem(message: str) -> None:
+        problems.append(
+            ConfigProblem(message, file=file, key=_dotted(parts), source=override.source)
+        )
+
+    if not all(parts):
+        problem("not a key path: a level is empty (levels are separated by '.' or '__')")
+        return None
+    node: dict[str, object] | list[object] = data
+    loc: list[str | int] = []
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        fresh: object = override.value if last else ([] if parts[depth + 1].isdigit() else {})
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) > len(node):
+                where = _dotted(tuple(loc))
+                problem(f"no item {part} in {where}, which has {len(node)} (items count from 0)")
+                return None
+            index = int(part)
+            loc.append(index)
+            if index == len(node):
+                node.append(fresh)
+            elif last:
+                node[index] = fresh
+            child = node[index]
+        else:
+            loc.append(part)
+            if last or part not in node:
+                node[part] = fresh
+            child = node[part]
+        if last:
+            break
+        if not isinstance(child, dict | list):
+            problem(f"cannot be set: {_dotted(tuple(loc))} is not a table")
+            return None
+        node = child
+    return tuple(loc)
+
+
+def _problem_from(
+    error: ErrorDetails,
+    data: Mapping[str, object],
+    provenance: Mapping[Loc, ValueSource],
+    file: str,
+) -> ConfigProblem:
+    loc: Loc = tuple(error["loc"])
+    context = error.get("ctx") or {}
+    kind = error["type"]
+    value: object = error.get("input", NO_VALUE)
+    if "at" in context:  # a check on a section that blames one of its keys
+        loc = (*loc, str(context["at"]))
+        value = context.get("port", value)
+    message = _message(error)
+    if loc and loc[-1] == "[key]":
+        loc = loc[:-1]
+        value = loc[-1]
+        message = f"invalid key: {message}"
+    source = _source_of(loc, provenance, descendants=kind == "extra_forbidden")
+    if kind == "extra_forbidden":
+        message, value = _unknown_key(loc), NO_VALUE
+    elif kind == "missing":
+        message, value = _missing(loc), NO_VALUE
+    secret = source.kind == "secret" or _is_secret(loc)
+    return ConfigProblem(
+        message, file=file, key=_dotted(loc), value=value, source=source, secret=secret
+    )
+
+
+def _message(error: ErrorDetails) -> str:
+    kind = error["type"]
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return "expected a table"
+    if kind == "list_type":
+        return "expected an array"
+    message = error["msg"].removeprefix("Value error, ")
+    if kind.endswith("_parsing"):
+        message = message.split(", unable to")[0]
+    return message
+
+
+def _unknown_key(loc: Loc) -> str:
+    parent = value_type(_annotation_at(loc[:-1]))
+    if not (isinstance(parent, type) and issubclass(parent, BaseModel)):
+        return "unknown key"
+    allowed = list(parent.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]).lower(), allowed, n=1, cutoff=0.6)
+    if close:
+        return f"unknown key; did you mean '{close[0]}'?"
+    return f"unknown key; allowed keys: {', '.join(allowed)}"
+
+
+def _missing(loc: Loc) -> str:
+    section = value_type(_annotation_at(loc))
+    if not (isinstance(section, type) and issubclass(section, BaseModel)):
+        return "required key is missing"
+    needed = [
+        f"[{_dotted((*loc, name))}]"
+        for name, field in section.model_fields.items()
+        if field.is_required() and _is_model(field.annotation)
+    ]
+    return "required section is missing" + (f"; add {' and '.join(needed)}" if needed else "")
+
+
+def _source_of(
+    loc: Loc, provenance: Mapping[Loc, ValueSource], *, descendants: bool
+) -> ValueSource:
+    for depth in range(len(loc), 0, -1):
+        if loc[:depth] in provenance:
+            return provenance[loc[:depth]]
+    if descendants:
+        for key, source in provenance.items():
+            if key[: len(loc)] == loc:
+                return source
+    return FILE_SOURCE
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    return ".".join(
+        str(part) if isinstance(part, int) or _PLAIN_KEY.fullmatch(part) else json.dumps(part)
+        for part in loc
+    )
+
+
+def _child(annotation: object, key: str | int) -> object:
+    """The annotation of `key` inside a value of type `annotation`; None if it has no such key."""
+    container = value_type(annotation)
+    if isinstance(container, type) and issubclass(container, BaseModel):
+        field = container.model_fields.get(str(key))
+        return None if field is None else field.annotation
+    origin = get_origin(container)
+    if origin is list and isinstance(key, int):
+        return get_args(container)[0]
+    if origin is dict:
+        return get_args(container)[1]
+    return None
+
+
+def _annotation_at(loc: Loc) -> object:
+    annotation: object = PipelineConfig
+    for key in loc:
+        annotation = _child(annotation, key)
+    return annotation
+
+
+def _is_model(annotation: object) -> bool:
+    annotation = value_type(annotation)
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _is_secret(loc: Loc) -> bool:
+    return value_type(_annotation_at(loc)) is SecretStr

@@ -1,0 +1,494 @@
+"""The typed model of pipeline.toml: one pydantic class per section, unknown keys refused."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import types
+from datetime import date, timedelta
+from typing import Annotated, Final, Literal, Union, get_args, get_origin
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from gangway.config.durations import Duration
+from gangway.errors import ValueSource
+
+EnvironmentName = Literal["staging", "production"]
+Severity = Literal["UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"]
+Event = Literal["started", "succeeded", "failed", "rolled_back"]
+ENVIRONMENT_NAMES: Final[tuple[EnvironmentName, ...]] = ("staging", "production")
+SEVERITIES: Final[tuple[Severity, ...]] = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
+EVENTS: Final[tuple[Event, ...]] = ("started", "succeeded", "failed", "rolled_back")
+DEFAULT_FAIL_ON: Final[tuple[Severity, ...]] = ("HIGH", "CRITICAL")
+PullPolicy = Literal["always", "missing", "never"]
+WebhookFormat = Literal["slack", "json"]
+
+
+def _matching(pattern: str, error_type: str, message: str) -> AfterValidator:
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise PydanticCustomError(error_type, message)
+        return value
+
+    return AfterValidator(check)
+
+
+def _check_ip(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise PydanticCustomError(
+            "ip_address", "expected an IP address such as '127.0.0.1' or '0.0.0.0'"
+        ) from None
+
+
+def _check_http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PydanticCustomError("http_url", "expected an http:// or https:// URL")
+    return value
+
+
+def _check_secret_http_url(value: SecretStr) -> SecretStr:
+    _check_http_url(value.get_secret_value())
+    return value
+
+
+def _check_docker_host(value: str) -> str:
+    if value and not value.startswith(("unix://", "tcp://", "ssh://")):
+        raise PydanticCustomError(
+            "docker_host",
+            'expected "" (the local engine) or an address starting with unix://, tcp:// or ssh://',
+        )
+    return value
+
+
+def _upper(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
+
+
+AppName = Annotated[
+    str,
+    _matching(
+        r"[a-z][a-z0-9-]{0,40}",
+        "app_name",
+        "expected lowercase letters, digits and '-', starting with a letter, at most 41 "
+        "characters (it names the containers <name>-blue and <name>-green)",
+    ),
+]
+ImageRepository = Annotated[
+    str,
+    _matching(
+        r"|[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*",
+        "image_repository",
+        "expected an image repository such as 'notes' or 'team/notes' (lowercase)",
+    ),
+]
+_HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+RegistryAddress = Annotated[
+    str,
+    _matching(
+        rf"(?:{_HOST_LABEL}(?:\.{_HOST_LABEL})*|\[[0-9A-Fa-f:.]+\])"
+        r"(?::(?:6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]\d{4}|[1-9]\d{0,3}))?"
+        r"(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*",
+        "registry_address",
+        "expected host[:port][/path] without a scheme, such as '127.0.0.1:5000' or 'ghcr.io/org'",
+    ),
+]
+EnvVarName = Annotated[
+    str,
+    _matching(
+        r"[A-Za-z_][A-Za-z0-9_]*",
+        "env_name",
+        "expected an environment variable name (letters, digits and '_')",
+    ),
+]
+SecretName = Annotated[
+    str,
+    _matching(
+        r"[A-Z_][A-Z0-9_]*",
+        "secret_name",
+        "expected an upper-case environment variable name such as 'DATABASE_URL'",
+    ),
+]
+UrlPath = Annotated[
+    str, _matching(r"/\S*", "url_path", "expected a path starting with '/', such as '/health'")
+]
+Port = Annotated[int, Field(ge=1, le=65535)]
+DockerHost = Annotated[str, AfterValidator(_check_docker_host)]
+IpAddress = Annotated[str, AfterValidator(_check_ip)]
+HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
+SecretHttpUrl = Annotated[SecretStr, AfterValidator(_check_secret_http_url)]
+
+
+def _non_blank(value: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError("blank", "must not be empty")
+    return value.strip()
+
+
+NonEmptyText = Annotated[str, AfterValidator(_non_blank)]
+
+
+def value_type(annotation: object) -> object:
+    """Strip `Annotated[...]` and `X | None` down to the type that holds the value."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (Union, types.UnionType):
+            args = [arg for arg in get_args(annotation) if arg is not type(None)]
+            if len(args) != 1:
+                return annotation
+            annotation = args[0]
+        else:
+            return annotation
+
+
+class Section(BaseModel):
+    """Base of every section: a key the model does not know is an error, never ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class AppConfig(Section):
+    """The application being deployed."""
+
+    name: AppName = Field(
+        description="Name of the app: lowercase letters, digits and `-`. The app "
+        "containers are called `<name>-blue` and `<name>-green`."
+    )
+    description: str = Field(default="", description="One line saying what the app is.")
+
+
+class ImageConfig(Section):
+    """How the app image is built."""
+
+    repository: ImageRepository = Field(
+        default="",
+        description="Image repository under the registry address; empty means the app name.",
+        json_schema_extra={"default_doc": "the app name"},
+    )
+    dockerfile: str = Field(
+        default="docker/Dockerfile", description="Dockerfile, relative to the repository root."
+    )
+    context: str = Field(default=".", description="Build context, relative to the repository root.")
+    base_image: str = Field(
+        default="python:3.12-slim",
+        description="Runtime base image, passed to the Dockerfile as a build argument.",
+    )
+    builder_image: str = Field(
+        default="python:3.12",
+        description="Builder base image (compilers, headers), passed as a build argument.",
+    )
+    pip_no_index: bool = Field(
+        default=False,
+        description="Install Python packages from the wheelhouse `docker/wheels` only, "
+        "never from an index (for machines without internet access).",
+    )
+
+
+class RegistryConfig(Section):
+    """The registry the image is pushed to and pulled from."""
+
+    address: RegistryAddress = Field(
+        default="127.0.0.1:5000",
+        description="Registry as `host[:port][/path]`, e.g. `127.0.0.1:5000` or `ghcr.io/org`.",
+    )
+    username: str | None = Field(default=None, description="User to log in as; unset: no login.")
+    password: SecretStr | None = Field(
+        default=None,
+        description="Password or token for `username`; best given as the secret file "
+        "`registry.password` or `GANGWAY_REGISTRY__PASSWORD`.",
+    )
+    insecure: bool = Field(
+        default=False, description="Talk plain HTTP to the registry (local registries only)."
+    )
+
+    @field_validator("password")
+    @classmethod
+    def _needs_username(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is not None and "username" in info.data and info.data["username"] is None:
+            raise PydanticCustomError("password_without_user", "a password needs a username")
+        return value
+
+
+class ScanIgnore(Section):
+    """A vulnerability accepted on purpose, until a date."""
+
+    id: NonEmptyText = Field(description="Vulnerability id, e.g. `CVE-2024-12345`.")
+    reason: NonEmptyText = Field(description="Why it is acceptable for now (required).")
+    expires: date = Field(
+        description="TOML date after which the finding fails the gate again, e.g. `2026-06-30`."
+    )
+
+
+class ScanConfig(Section):
+    """The vulnerability gate (Trivy) the image must pass before it is published."""
+
+    fail_on: list[Annotated[Severity, BeforeValidator(_upper)]] = Field(
+        default_factory=lambda: list(DEFAULT_FAIL_ON),
+        description="Severities that fail the gate, from `UNKNOWN`, `LOW`, `MEDIUM`, `HIGH`, "
+        "`CRITICAL`.",
+    )
+    ignore_unfixed: bool = Field(
+        default=True, description="Do not fail on vulnerabilities that have no fixed version yet."
+    )
+    trivy_image: str = Field(
+        default="aquasec/trivy:0.76.0", description="Trivy image that runs the scan."
+    )
+    ignore: list[ScanIgnore] = Field(
+        default_factory=list, description="Accepted findings, as `[[scan.ignore]]` entries."
+    )
+
+
+class ProxyConfig(Section):
+    """The nginx proxy that owns the public port and switches blue and green."""
+
+    image: str = Field(default="nginx:1.27-alpine", description="nginx image of the proxy.")
+
+
+class DatabaseConfig(Section):
+    """The database accessory started next to the app."""
+
+    image: str = Field(default="postgres:16-alpine", description="PostgreSQL image.")
+
+
+class HealthConfig(Section):
+    """How a new color is proven healthy, and how long the old one drains."""
+
+    path: UrlPath = Field(default="/health", description="Liveness path of the app.")
+    ready_path: UrlPath = Field(
+        default="/ready", description="Readiness path, polled through the preview port."
+    )
+    interval: Duration = Field(default=timedelta(seconds=1), description="Time between polls.")
+    timeout: Duration = Field(default=timedelta(seconds=5), description="Timeout of one poll.")
+    deploy_timeout: Duration = Field(
+        default=timedelta(seconds=30),
+        description="How long a new color may take to become ready before the deploy fails.",
+    )
+    drain_timeout: Duration = Field(
+        default=timedelta(seconds=30),
+        description="Grace given to in-flight requests of the old color before it stops.",
+    )
+
+
+class MigrationsConfig(Section):
+    """The database migration run in the new image before traffic moves."""
+
+    command: list[str] = Field(
+        default_factory=lambda: ["app", "migrate"],
+        description="Command run in a one-off container of the new image; `[]`: no migrations.",
+    )
+
+
+class WatchConfig(Section):
+    """The window after the switch in which a bad release is rolled back at once."""
+
+    window: Duration = Field(
+        default=timedelta(seconds=60),
+        description="How long the new color is watched while the old one keeps running.",
+    )
+    max_error_rate: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Share of 5xx responses (0 to 1) above which traffic goes back.",
+    )
+
+
+class EnvironmentConfig(Section):
+    """One deployment target: a Docker host running the proxy, blue and green."""
+
+    docker_host: DockerHost = Field(
+        default="",
+        description='Docker engine to deploy to: `""` is the local engine, else '
+        "`unix://…`, `tcp://…` or `ssh://user@host`.",
+    )
+    address: IpAddress = Field(
+        default="127.0.0.1",
+        description="IP address the public and preview ports bind to (`0.0.0.0`: all).",
+    )
+    port: Port = Field(description="Public port served by the proxy (1–65535).")
+    preview_port: Port = Field(
+        description="Port on which the proxy serves the new color before the switch; "
+        "must differ from `port`."
+    )
+    url: HttpUrl | None = Field(
+        default=None,
+        description="Base URL users reach the app at; unset: `http://{address}:{port}`.",
+        json_schema_extra={"default_doc": "`http://{address}:{port}`"},
+    )
+    pull: PullPolicy = Field(
+        default="missing", description="When the host pulls the image: always, missing, never."
+    )
+    env: dict[EnvVarName, str] = Field(
+        default_factory=dict, description="Plain environment variables of the app container."
+    )
+    secrets: list[SecretName] = Field(
+        default_factory=list,
+        description="Names of environment variables the app needs as secrets; their values "
+        "come from the deployer's environment, never from this file.",
+    )
+    health: HealthConfig = Field(default_factory=HealthConfig, description="Health checks.")
+    migrations: MigrationsConfig = Field(
+        default_factory=MigrationsConfig, description="Database migrations."
+    )
+    watch: WatchConfig = Field(default_factory=WatchConfig, description="Post-switch watch.")
+    retain: int = Field(
+        default=3, ge=1, description="Releases kept on the host for rollback (at least 1)."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _without_trailing_slash(cls, value: str | None) -> str | None:
+        return None if value is None else value.rstrip("/")
+
+    @field_validator("preview_port")
+    @classmethod
+    def _differs_from_port(cls, value: int, info: ValidationInfo) -> int:
+        if value == info.data.get("port"):
+            raise PydanticCustomError("port_collision", "must differ from port")
+        return value
+
+    @field_validator("secrets")
+    @classmethod
+    def _not_also_plain(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        for name in value:
+            if name in info.data.get("env", {}):
+                raise PydanticCustomError(
+                    "secret_in_env",
+                    "{name} is both a secret and a plain env variable",
+                    {"name": name},
+                )
+        return value
+
+    @property
+    def effective_url(self) -> str:
+        """The URL the app is reached at: `url`, or derived from address and port."""
+        if self.url:
+            return self.url
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"http://{host}:{self.port}"
+
+
+class EnvironmentsConfig(Section):
+    """The two deployment targets; the pipeline goes through staging to production."""
+
+    staging: EnvironmentConfig = Field(description="Where each release is proven first.")
+    production: EnvironmentConfig = Field(description="Where users are served.")
+
+    @field_validator("production")
+    @classmethod
+    def _ports_free(cls, value: EnvironmentConfig, info: ValidationInfo) -> EnvironmentConfig:
+        staging = info.data.get("staging")
+        if not isinstance(staging, EnvironmentConfig) or staging.docker_host != value.docker_host:
+            return value
+        taken = {staging.port: "port", staging.preview_port: "preview_port"}
+        for key in ("port", "preview_port"):
+            port = getattr(value, key)
+            if port in taken:
+                raise PydanticCustomError(
+                    "port_collision",
+                    "port {port} is already used by environments.staging.{other} "
+                    "on the same Docker host",
+                    {"port": port, "other": taken[port], "at": key},
+                )
+        return value
+
+    def get(self, name: str) -> EnvironmentConfig:
+        """The environment called `name` (`staging` or `production`)."""
+        if name == "staging":
+            return self.staging
+        if name == "production":
+            return self.production
+        raise KeyError(name)
+
+
+class WebhookConfig(Section):
+    """A webhook told about deploys."""
+
+    url: SecretHttpUrl = Field(
+        description="http(s) URL to POST to; a secret, as such URLs usually embed a token."
+    )
+    format: WebhookFormat = Field(
+        default="json", description="Payload: `slack` (Slack-compatible) or `json`."
+    )
+    events: list[Event] = Field(
+        default_factory=lambda: list(EVENTS),
+        min_length=1,
+        description="Events sent, from `started`, `succeeded`, `failed`, `rolled_back`.",
+    )
+    environments: list[EnvironmentName] = Field(
+        default_factory=lambda: list(ENVIRONMENT_NAMES),
+        min_length=1,
+        description="Environments whose deploys are sent.",
+    )
+
+
+class NotificationsConfig(Section):
+    """Who is told when a deploy starts, succeeds, fails or is rolled back."""
+
+    webhooks: list[WebhookConfig] = Field(
+        default_factory=list, description="Webhooks, as `[[notifications.webhooks]]` entries."
+    )
+    timeout: Duration = Field(default=timedelta(seconds=5), description="Timeout of one POST.")
+    retries: int = Field(default=2, ge=0, le=5, description="Retries of a failed POST (0 to 5).")
+
+
+class ConfigOrigin(BaseModel):
+    """What a loaded configuration was resolved from (names only, never values)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    file: str = Field(description="The pipeline.toml that was read.")
+    overrides: tuple[ValueSource, ...] = Field(
+        default=(), description="The layers that overrode values of the file, highest last."
+    )
+
+
+class PipelineConfig(Section):
+    """The whole of pipeline.toml."""
+
+    app: AppConfig = Field(description="The application being deployed.")
+    image: ImageConfig = Field(default_factory=ImageConfig, description="Image build.")
+    registry: RegistryConfig = Field(default_factory=RegistryConfig, description="Registry.")
+    scan: ScanConfig = Field(default_factory=ScanConfig, description="Vulnerability gate.")
+    proxy: ProxyConfig = Field(default_factory=ProxyConfig, description="Proxy.")
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig, description="Database.")
+    environments: EnvironmentsConfig = Field(description="Deployment targets.")
+    notifications: NotificationsConfig = Field(
+        default_factory=NotificationsConfig, description="Notifications."
+    )
+
+    _origin: ConfigOrigin | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _default_repository(self) -> PipelineConfig:
+        if not self.image.repository:
+            self.image.repository = self.app.name
+        return self
+
+    @property
+    def origin(self) -> ConfigOrigin | None:
+        """The file and override layers this config was loaded from (None if built directly)."""
+        return self._origin
+
+    def environment(self, name: str) -> EnvironmentConfig:
+        """The environment called `name`; KeyError for any other name."""
+        return self.environments.get(name)

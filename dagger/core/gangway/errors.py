@@ -1,0 +1,105 @@
+"""The errors gangway raises on purpose, each with the exit code the CLI returns for it.
+
+    Exception
+     └── GangwayError            base of every expected failure (exit 1)
+          └── ConfigError        pipeline.toml or its overrides are invalid (exit 2);
+                                 carries every ConfigProblem found, one per line
+
+Later stages add their leaves under GangwayError (CommandFailed, HealthCheckFailed,
+LockHeld, RollbackFailed), each with its data and its own exit code. Anything that is
+not a GangwayError is a bug: the CLI reports it as unexpected and exits 70.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+SourceKind = Literal["file", "env", "secret", "airgapped", "override"]
+
+
+@dataclass(frozen=True)
+class ValueSource:
+    """Where a configuration value came from: the file, or the layer that overrode it."""
+
+    kind: SourceKind
+    name: str = ""
+
+    def describe(self) -> str:
+        """Say where the value came from, for error messages and `gangway config`."""
+        if self.kind == "env":
+            return self.name
+        if self.kind == "secret":
+            return f"secret file {self.name}"
+        if self.kind == "airgapped":
+            return "the air-gapped profile (GANGWAY_AIRGAPPED)"
+        if self.kind == "override":
+            return self.name or "a command-line override"
+        return self.name or "the file"
+
+
+FILE_SOURCE = ValueSource("file")
+
+
+class _Missing:
+    """The value of a problem that has none to show (a missing key, a TOML syntax error)."""
+
+    def __repr__(self) -> str:
+        return "<no value>"
+
+
+NO_VALUE = _Missing()
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One thing wrong with the configuration, located as precisely as it can be."""
+
+    message: str
+    file: str | None = None
+    key: str | None = None
+    value: object = NO_VALUE
+    source: ValueSource = FILE_SOURCE
+    secret: bool = False
+    line: int | None = None
+    column: int | None = None
+
+    def render(self) -> str:
+        """`file: dotted.key: message (got 'value', from GANGWAY_VAR)` with the parts it has."""
+        where = self.file or ""
+        if where and self.line is not None:
+            where += f":{self.line}" + (f":{self.column}" if self.column is not None else "")
+        parts = [part for part in (where, self.key) if part]
+        details: list[str] = []
+        if self.value is not NO_VALUE:
+            details.append(f"got {'[REDACTED]' if self.secret else _show(self.value)}")
+        if self.source.kind != "file":
+            details.append(f"from {self.source.describe()}")
+        text = self.message + (f" ({', '.join(details)})" if details else "")
+        return ": ".join([*parts, text])
+
+
+def _show(value: object, limit: int = 80) -> str:
+    text = ("true" if value else "false") if isinstance(value, bool) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class GangwayError(Exception):
+    """Base of every failure gangway expects and explains; never shown with a traceback."""
+
+    exit_code: ClassVar[int] = 1
+
+    def lines(self) -> list[str]:
+        """The message as the lines the CLI prints after `error: `."""
+        return str(self).splitlines() or [type(self).__name__]
+
+
+class ConfigError(GangwayError):
+    """The configuration is invalid; every problem found is reported at once."""
+
+    exit_code: ClassVar[int] = 2
+
+    def __init__(self, problems: Iterable[ConfigProblem]) -> None:
+        self.problems: Sequence[ConfigProblem] = tuple(problems)
+        super().__init__("\n".join(problem.render() for problem in self.problems))

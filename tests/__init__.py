@@ -1,0 +1,1 @@
+"""Tests of the gangway repository; shared helpers such as `tests.pg` live here."""

@@ -1,0 +1,76 @@
+"""The error types: how a config problem renders, and the exit code each error carries."""
+
+from __future__ import annotations
+
+from gangway.errors import ConfigError, ConfigProblem, GangwayError, ValueSource
+
+
+def test_problem_from_the_file_shows_file_key_message_and_value() -> None:
+    problem = ConfigProblem(
+        "Input should be a valid integer",
+        file="pipeline.toml",
+        key="environments.production.port",
+        value="abc",
+    )
+
+    assert problem.render() == (
+        "pipeline.toml: environments.production.port: Input should be a valid integer (got 'abc')"
+    )
+
+
+def test_problem_from_an_env_var_names_the_variable() -> None:
+    problem = ConfigProblem(
+        "Input should be a valid integer",
+        file="pipeline.toml",
+        key="environments.production.port",
+        value="abc",
+        source=ValueSource("env", "GANGWAY_ENVIRONMENTS__PRODUCTION__PORT"),
+    )
+
+    assert problem.render() == (
+        "pipeline.toml: environments.production.port: Input should be a valid integer "
+        "(got 'abc', from GANGWAY_ENVIRONMENTS__PRODUCTION__PORT)"
+    )
+
+
+def test_secret_values_are_redacted() -> None:
+    problem = ConfigProblem(
+        "expected an http:// or https:// URL",
+        file="pipeline.toml",
+        key="notifications.webhooks.0.url",
+        value="ftp://token@h",
+        secret=True,
+        source=ValueSource("secret", "/run/secrets/notifications.webhooks.0.url"),
+    )
+
+    assert problem.render() == (
+        "pipeline.toml: notifications.webhooks.0.url: expected an http:// or https:// URL "
+        "(got [REDACTED], from secret file /run/secrets/notifications.webhooks.0.url)"
+    )
+
+
+def test_problem_without_a_value_has_no_parentheses() -> None:
+    problem = ConfigProblem("required key is missing", file="p.toml", key="app.name")
+
+    assert problem.render() == "p.toml: app.name: required key is missing"
+
+
+def test_booleans_render_as_toml_and_long_values_are_cut() -> None:
+    assert ConfigProblem("m", key="k", value=True).render() == "k: m (got true)"
+    assert ConfigProblem("m", key="k", value="x" * 200).render().endswith("...)")
+
+
+def test_syntax_problem_renders_line_and_column() -> None:
+    problem = ConfigProblem("invalid TOML: Expected '='", file="p.toml", line=3, column=6)
+
+    assert problem.render() == "p.toml:3:6: invalid TOML: Expected '='"
+
+
+def test_config_error_renders_one_line_per_problem_and_exits_2() -> None:
+    error = ConfigError([ConfigProblem("a", key="x"), ConfigProblem("b", key="y")])
+
+    assert str(error) == "x: a\ny: b"
+    assert error.lines() == ["x: a", "y: b"]
+    assert error.exit_code == 2
+    assert isinstance(error, GangwayError)
+    assert GangwayError.exit_code == 1
