@@ -34,7 +34,9 @@ def run(argv: list[str]) -> float:
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
-        sys.exit(f"bench: build failed ({proc.returncode}): {' '.join(argv)}\n{proc.stderr[-3000:]}")
+        sys.exit(
+            f"bench: build failed ({proc.returncode}): {' '.join(argv)}\n{proc.stderr[-3000:]}"
+        )
     return elapsed
 
 
@@ -93,7 +95,10 @@ def main() -> int:
             ]  # fmt: skip
             naive_time = run(naive_build)
             naive = image_size(naive_tag)
-            print(f"bench: naive single-stage build {naive_time:6.1f} s")
+            print(
+                f"bench: naive single-stage build {naive_time:6.1f} s "
+                f"(FROM {image.builder_image}, whole repository copied in)"
+            )
         finally:
             if not args.keep:
                 subprocess.run(["docker", "image", "rm", "--force", tag, naive_tag],

@@ -131,12 +131,14 @@ def database(network: str, pipeline: PipelineConfig) -> Iterator[Database]:
     try:
         wait_for(
             "the database to accept connections",
-            lambda: subprocess.run(
-                ["docker", "exec", name, "pg_isready", "--host=127.0.0.1", "--username=notes"],
-                capture_output=True,
-                check=False,
-            ).returncode
-            == 0,
+            lambda: (
+                subprocess.run(
+                    ["docker", "exec", name, "pg_isready", "--host=127.0.0.1", "--username=notes"],
+                    capture_output=True,
+                    check=False,
+                ).returncode
+                == 0
+            ),
         )
         yield Database(name, password, f"postgresql://notes:{password}@db:5432/notes")
     finally:
