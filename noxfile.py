@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import nox
+from nox.virtualenv import PassthroughEnv
 
 ROOT = Path(__file__).parent
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
@@ -58,6 +59,9 @@ def _airgapped() -> bool:
 
 
 def _fill_wheelhouse(session: nox.Session, *args: str) -> None:
+    # The script downloads with `python3 -m pip`; uv-made venvs come without pip.
+    if not isinstance(session.virtualenv, PassthroughEnv):
+        session.install("pip")
     session.run("bash", "docker/wheelhouse.sh", *args, external=True)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,9 @@ from gangway.commands.image import build_argv
 from gangway.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.worktree import copy_checkout  # noqa: E402 - the checkout copier the tests use
+
 SIZE_TARGET = 0.6
 REBUILD_TARGET = 0.15
 CHANGED_FILE = Path("app/src/sample_app/__init__.py")
@@ -48,20 +50,6 @@ def image_size(tag: str) -> int:
     return int(out.strip())
 
 
-def copy_repository(dest: Path) -> None:
-    """Copy the tracked files and the wheelhouse: what a fresh clone plus setup holds."""
-    tracked = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
-    ).stdout.split(b"\0")
-    for raw in tracked:
-        if raw:
-            rel = Path(raw.decode())
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / rel, dest / rel)
-    wheels = ROOT / "docker" / "wheels"
-    shutil.copytree(wheels, dest / "docker" / "wheels", dirs_exist_ok=True)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="keep the built images")
@@ -72,7 +60,7 @@ def main() -> int:
     naive_tag = f"{tag}-naive"
     with tempfile.TemporaryDirectory(prefix="gangway-bench-") as tmp:
         work = Path(tmp)
-        copy_repository(work)
+        copy_checkout(work)
         try:
             print(f"bench: base {image.base_image}, builder {image.builder_image}, "
                   f"wheelhouse only: {image.pip_no_index}")  # fmt: skip

@@ -17,6 +17,8 @@ if [ -z "$pyver" ]; then
     echo "wheelhouse: cannot read the Python version of $base; pass it: $0 3.11" >&2; exit 2; }
 fi
 [[ "$pyver" =~ ^3\.[0-9]+$ ]] || { echo "wheelhouse: PYTHON_VERSION must look like 3.11 (got '$pyver')" >&2; exit 2; }
+python3 -m pip --version >/dev/null 2>&1 || {
+  echo "wheelhouse: needs pip for $(command -v python3) (apt-get install python3-pip, or run it in a venv)" >&2; exit 1; }
 arch=$(uname -m)
 # pip does not widen an explicit manylinux platform to the older ones it is compatible
 # with, so list them all, newest first (Debian 12's glibc is 2.36).
