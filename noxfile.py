@@ -55,6 +55,7 @@ def tests(session: nox.Session) -> None:
 
 
 def _airgapped() -> bool:
+    """GANGWAY_AIRGAPPED=1: no image can be pulled, containers reach no package index."""
     return os.environ.get("GANGWAY_AIRGAPPED", "").lower() in {"1", "true", "yes"}
 
 

@@ -83,8 +83,32 @@ def pipeline() -> PipelineConfig:
     return load_config(ROOT / "pipeline.toml", environ=os.environ)
 
 
+def airgapped() -> bool:
+    return os.environ.get("GANGWAY_AIRGAPPED", "").lower() in {"1", "true", "yes"}
+
+
+def ensure_image(name: str) -> None:
+    """Make sure `name` is on the engine: pull it on a connected machine, else say how."""
+    if subprocess.run(["docker", "image", "inspect", name], capture_output=True).returncode == 0:
+        return
+    if airgapped():
+        pytest.fail(
+            f"image {name} is missing and this machine is air-gapped "
+            "(GANGWAY_AIRGAPPED=1): build the local images with docker/local-images.sh",
+            pytrace=False,
+        )
+    docker("pull", name, timeout=600)
+
+
 @pytest.fixture(scope="session")
-def app_image(docker_engine: str, pipeline: PipelineConfig) -> Iterator[str]:
+def base_images(docker_engine: str, pipeline: PipelineConfig) -> None:
+    """The images the tests start from, present before any build or run needs them."""
+    for name in (pipeline.image.base_image, pipeline.image.builder_image, pipeline.database.image):
+        ensure_image(name)
+
+
+@pytest.fixture(scope="session")
+def app_image(base_images: None, pipeline: PipelineConfig) -> Iterator[str]:
     tag = f"gangway-test/notes:{uuid.uuid4().hex[:10]}"
     argv = build_argv(
         pipeline.image, tag=tag, root=ROOT, version=TEST_VERSION, revision=TEST_REVISION
@@ -118,7 +142,7 @@ class Database:
 
 
 @pytest.fixture
-def database(network: str, pipeline: PipelineConfig) -> Iterator[Database]:
+def database(network: str, base_images: None, pipeline: PipelineConfig) -> Iterator[Database]:
     name = f"{network}-db"
     password = secrets.token_urlsafe(18)
     docker(

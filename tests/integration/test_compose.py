@@ -57,7 +57,7 @@ class Compose:
 
 @pytest.fixture
 def dev_stack(
-    docker_engine: str, pipeline: PipelineConfig, tmp_path: Path
+    base_images: None, pipeline: PipelineConfig, tmp_path: Path
 ) -> Iterator[tuple[Compose, Path, int]]:
     checkout = copy_checkout(tmp_path / "checkout")
     port = free_port()
