@@ -21,7 +21,8 @@ from gangway.config import (
     load_config,
     render_reference,
 )
-from gangway.errors import ConfigError, ConfigProblem, GangwayError, ValueSource
+from gangway.errors import ConfigError, ConfigProblem, DeployFailed, GangwayError, ValueSource
+from gangway.release import cli as release_cli
 
 EXIT_UNEXPECTED: Final = 70  # EX_SOFTWARE: a bug in gangway, not in the user's input
 EXIT_INTERRUPTED: Final = 130
@@ -43,6 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GangwayError as exc:
         if args.verbose:
             traceback.print_exc()
+        if isinstance(exc, DeployFailed) and exc.logs:
+            print("--- last log lines of the failed release ---", file=sys.stderr)
+            print(exc.logs, file=sys.stderr)
+            print("---", file=sys.stderr)
         for line in exc.lines():
             print(f"error: {line}", file=sys.stderr)
         return exc.exit_code
@@ -100,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the Markdown reference of pipeline.toml (needs no config file)",
     )
     config.set_defaults(command=run_config)
+    release_cli.register(commands, common)
     return parser
 
 

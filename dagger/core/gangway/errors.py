@@ -2,12 +2,17 @@
 
     Exception
      └── GangwayError            base of every expected failure (exit 1)
-          └── ConfigError        pipeline.toml or its overrides are invalid (exit 2);
-                                 carries every ConfigProblem found, one per line
+          ├── ConfigError        pipeline.toml or its overrides are invalid (exit 2);
+          │                      carries every ConfigProblem found, one per line
+          ├── UsageError         a command-line argument is wrong (exit 2)
+          ├── CommandFailed      a docker command exited non-zero: argv, code, output
+          ├── DeployFailed       a deploy or rollback stopped at a step; live traffic
+          │    │                 was left on (or put back on) a proven release (exit 1)
+          │    └── HealthCheckFailed  the new color never became healthy or ready
+          └── LockHeld           another deploy holds the environment (exit 3)
 
-Later stages add their leaves under GangwayError (CommandFailed, HealthCheckFailed,
-LockHeld, RollbackFailed), each with its data and its own exit code. Anything that is
-not a GangwayError is a bug: the CLI reports it as unexpected and exits 70.
+Anything that is not a GangwayError is a bug: the CLI reports it as unexpected and
+exits 70.
 """
 
 from __future__ import annotations
@@ -103,3 +108,55 @@ class ConfigError(GangwayError):
     def __init__(self, problems: Iterable[ConfigProblem]) -> None:
         self.problems: Sequence[ConfigProblem] = tuple(problems)
         super().__init__("\n".join(problem.render() for problem in self.problems))
+
+
+class UsageError(GangwayError):
+    """A command-line argument is wrong; the message says what would be right."""
+
+    exit_code: ClassVar[int] = 2
+
+
+class CommandFailed(GangwayError):
+    """A command gangway ran exited non-zero; shows the command, its code and output."""
+
+    def __init__(self, argv: Sequence[str], returncode: int, stdout: str, stderr: str) -> None:
+        self.argv = tuple(argv)
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        detail = (stderr.strip() or stdout.strip()).splitlines()
+        tail = f": {detail[-1]}" if detail else ""
+        super().__init__(f"`{' '.join(self.argv)}` exited {returncode}{tail}")
+
+
+class DeployFailed(GangwayError):
+    """A deploy or rollback stopped at `step`; `hint` says what to do next."""
+
+    def __init__(self, step: str, reason: str, *, hint: str = "", logs: str = "") -> None:
+        self.step = step
+        self.reason = reason
+        self.hint = hint
+        self.logs = logs
+        message = f"{step}: {reason}"
+        if hint:
+            message += f"\n{hint}"
+        super().__init__(message)
+
+
+class HealthCheckFailed(DeployFailed):
+    """The new color did not become healthy (Docker) or ready (HTTP) in time."""
+
+
+class LockHeld(GangwayError):
+    """Another deploy holds the environment's lock."""
+
+    exit_code: ClassVar[int] = 3
+
+    def __init__(self, environment: str, holder: str, since: str) -> None:
+        self.environment = environment
+        self.holder = holder
+        self.since = since
+        super().__init__(
+            f"{environment} is locked by {holder} since {since}; wait for it "
+            f"(--lock-wait 5m), or if that deploy is dead: gangway lock release --env {environment}"
+        )

@@ -174,6 +174,9 @@ class AppConfig(Section):
         "containers are called `<name>-blue` and `<name>-green`."
     )
     description: str = Field(default="", description="One line saying what the app is.")
+    port: Port = Field(
+        default=8000, description="Port the app listens on inside its container (1–65535)."
+    )
 
 
 class ImageConfig(Section):
@@ -352,6 +355,11 @@ class EnvironmentConfig(Section):
     watch: WatchConfig = Field(default_factory=WatchConfig, description="Post-switch watch.")
     retain: int = Field(
         default=3, ge=1, description="Releases kept on the host for rollback (at least 1)."
+    )
+    lock_timeout: Duration = Field(
+        default=timedelta(minutes=15),
+        description="Age after which a deploy lock whose holder went away is taken over "
+        "(with a warning); longer than any deploy can take.",
     )
 
     @field_validator("url")

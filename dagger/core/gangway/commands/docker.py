@@ -1,0 +1,333 @@
+"""docker CLI argv for the blue-green host: naming, labels and every command the deployer runs."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+Color = Literal["blue", "green"]
+COLORS: Final[tuple[Color, Color]] = ("blue", "green")
+LABEL: Final = "dev.gangway"
+STATE_DIR: Final = "/var/lib/gangway"
+NGINX_DIR: Final = f"{STATE_DIR}/nginx"
+HISTORY_FILE: Final = f"{STATE_DIR}/history.jsonl"
+STATE_FILE: Final = f"{STATE_DIR}/state.json"
+ROUTER_CONFIG: Final = f"{NGINX_DIR}/router.conf"
+PROXY_CONFIG: Final = f"{NGINX_DIR}/proxy.conf"
+ROUTER_LIVE_PORT: Final = 80
+ROUTER_PREVIEW_PORT: Final = 81
+PROXY_PORT: Final = 80
+
+
+def other(color: Color) -> Color:
+    """The color a new release goes to when `color` is live."""
+    return "green" if color == "blue" else "blue"
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command to run: its argv, what it feeds on stdin, and what it is for."""
+
+    argv: tuple[str, ...]
+    purpose: str
+    stdin: str | None = None
+    # Queries only read the host; `plan` runs them, and only them.
+    query: bool = False
+
+    def shell(self) -> str:
+        """The command as a shell line, for plans and logs (stdin shown by size only)."""
+        text = shlex.join(self.argv)
+        if self.stdin is not None:
+            text += f"  <<< ({len(self.stdin.encode())} bytes on stdin)"
+        return text
+
+
+@dataclass(frozen=True)
+class Target:
+    """One environment of one app on a Docker host: the names of everything gangway owns."""
+
+    app: str
+    environment: str
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.app}-{self.environment}"
+
+    @property
+    def network(self) -> str:
+        return self.prefix
+
+    @property
+    def proxy(self) -> str:
+        return f"{self.prefix}-proxy"
+
+    @property
+    def router(self) -> str:
+        return f"{self.prefix}-router"
+
+    @property
+    def state_volume(self) -> str:
+        return f"{self.prefix}-state"
+
+    @property
+    def lock(self) -> str:
+        return f"{self.prefix}-lock"
+
+    def container(self, color: Color) -> str:
+        return f"{self.prefix}-{color}"
+
+    def labels(self, role: str, **extra: str) -> dict[str, str]:
+        return {
+            f"{LABEL}.app": self.app,
+            f"{LABEL}.env": self.environment,
+            f"{LABEL}.role": role,
+            **{f"{LABEL}.{key}": value for key, value in extra.items()},
+        }
+
+
+def _label_args(labels: Mapping[str, str]) -> list[str]:
+    args: list[str] = []
+    for key, value in labels.items():
+        args += ["--label", f"{key}={value}"]
+    return args
+
+
+def list_containers(target: Target) -> Command:
+    """Ids of every container gangway owns for the target, running or not."""
+    return Command(
+        ("docker", "ps", "--all", "--quiet", "--no-trunc",
+         "--filter", f"label={LABEL}.app={target.app}",
+         "--filter", f"label={LABEL}.env={target.environment}"),
+        "list the environment's containers",
+        query=True,
+    )  # fmt: skip
+
+
+def inspect_containers(ids: Sequence[str]) -> Command:
+    return Command(("docker", "container", "inspect", *ids), "inspect containers", query=True)
+
+
+def inspect_image(ref: str) -> Command:
+    return Command(("docker", "image", "inspect", ref), f"inspect image {ref}", query=True)
+
+
+def list_images(repository: str) -> Command:
+    """Local images of the app's repository, newest first, one JSON object per line."""
+    return Command(
+        ("docker", "image", "ls", "--no-trunc", "--format", "{{json .}}", repository),
+        f"list local images of {repository}",
+        query=True,
+    )
+
+
+def read_file(target: Target, path: str) -> Command:
+    """Print a file of the host state (empty output when it does not exist yet)."""
+    return Command(
+        ("docker", "exec", target.router, "sh", "-c", f'cat "{path}" 2>/dev/null || true'),
+        f"read {path}",
+        query=True,
+    )
+
+
+def write_file(target: Target, path: str, content: str, *, append: bool = False) -> Command:
+    """Write (atomically: temp file, then rename) or append a file of the host state."""
+    quoted = shlex.quote(path)
+    if append:
+        script = f"cat >> {quoted}"
+    else:
+        script = f"mkdir -p $(dirname {quoted}) && cat > {quoted}.tmp && mv {quoted}.tmp {quoted}"
+    return Command(
+        ("docker", "exec", "--interactive", target.router, "sh", "-c", script),
+        f"{'append to' if append else 'write'} {path}",
+        stdin=content,
+    )
+
+
+def inspect_network(target: Target) -> Command:
+    return Command(
+        ("docker", "network", "inspect", "--format", "{{.Name}}", target.network),
+        f"look for network {target.network}",
+        query=True,
+    )
+
+
+def create_network(target: Target) -> Command:
+    return Command(
+        ("docker", "network", "create", *_label_args(target.labels("network")), target.network),
+        f"create network {target.network}",
+    )
+
+
+def create_volume(target: Target) -> Command:
+    return Command(
+        ("docker", "volume", "create", *_label_args(target.labels("state")), target.state_volume),
+        f"create volume {target.state_volume}",
+    )
+
+
+def seed_file(target: Target, image: str, path: str, content: str) -> Command:
+    """Write one file into the state volume before the proxies that read it start."""
+    quoted = shlex.quote(path)
+    return Command(
+        ("docker", "run", "--rm", "--interactive", "--pull=missing", "--network=none",
+         "--volume", f"{target.state_volume}:{STATE_DIR}", "--entrypoint", "sh",
+         image, "-c", f"mkdir -p $(dirname {quoted}) && cat > {quoted}"),
+        f"write {path} into {target.state_volume}",
+        stdin=content,
+    )  # fmt: skip
+
+
+def _nginx(config: str) -> tuple[str, ...]:
+    return ("nginx", "-c", config, "-g", "daemon off;")
+
+
+def run_router(target: Target, image: str, address: str, preview_port: int) -> Command:
+    """The router: reloaded to switch colors; serves the live color and the preview port."""
+    return Command(
+        ("docker", "run", "--detach", "--pull=missing", "--name", target.router,
+         "--network", target.network, "--restart", "unless-stopped",
+         "--stop-signal", "SIGQUIT",
+         *_label_args(target.labels("router")),
+         "--volume", f"{target.state_volume}:{STATE_DIR}",
+         "--publish", f"{address}:{preview_port}:{ROUTER_PREVIEW_PORT}",
+         "--entrypoint", "nginx", image, *_nginx(ROUTER_CONFIG)[1:]),
+        f"start the router {target.router}",
+    )  # fmt: skip
+
+
+def run_proxy(target: Target, image: str, address: str, port: int) -> Command:
+    """The proxy: owns the public port and keeps clients' connections; never reloaded."""
+    return Command(
+        ("docker", "run", "--detach", "--pull=missing", "--name", target.proxy,
+         "--network", target.network, "--restart", "unless-stopped",
+         "--stop-signal", "SIGQUIT",
+         *_label_args(target.labels("proxy")),
+         "--volume", f"{target.state_volume}:{STATE_DIR}:ro",
+         "--publish", f"{address}:{port}:{PROXY_PORT}",
+         "--entrypoint", "nginx", image, *_nginx(PROXY_CONFIG)[1:]),
+        f"start the proxy {target.proxy}",
+    )  # fmt: skip
+
+
+def start(name: str) -> Command:
+    return Command(("docker", "start", name), f"start {name}")
+
+
+def stop(name: str, grace_seconds: int) -> Command:
+    return Command(
+        ("docker", "stop", "--time", str(grace_seconds), name),
+        f"stop {name} (grace {grace_seconds}s)",
+    )
+
+
+def remove(name: str) -> Command:
+    return Command(("docker", "rm", "--force", name), f"remove {name}")
+
+
+def remove_image(ref: str) -> Command:
+    return Command(("docker", "image", "rm", ref), f"remove image {ref}")
+
+
+def pull(image: str) -> Command:
+    return Command(("docker", "pull", image), f"pull {image}")
+
+
+def logs(name: str, tail: int = 40) -> Command:
+    return Command(
+        ("docker", "logs", "--tail", str(tail), name), f"last logs of {name}", query=True
+    )
+
+
+@dataclass(frozen=True)
+class AppContainer:
+    """What a release container needs: image, version, plain env, names of secrets."""
+
+    image: str
+    version: str
+    color: Color
+    port: int
+    env: Mapping[str, str] = field(default_factory=dict)
+    secrets: Sequence[str] = ()
+    # Docker health is polled at the config's pace, not only the image's own interval.
+    health_interval: int | None = None
+
+
+def _env_args(env: Mapping[str, str], secrets: Sequence[str]) -> list[str]:
+    args: list[str] = []
+    for key, value in env.items():
+        args += ["--env", f"{key}={value}"]
+    # `--env NAME` without a value: docker copies it from its own environment, so a
+    # secret's value never appears in an argv, a plan or a process listing.
+    for name in secrets:
+        args += ["--env", name]
+    return args
+
+
+def run_app(target: Target, app: AppContainer, *, pull_policy: str) -> Command:
+    name = target.container(app.color)
+    return Command(
+        ("docker", "run", "--detach", f"--pull={pull_policy}", "--name", name,
+         "--network", target.network, "--restart", "unless-stopped",
+         *_label_args(target.labels("app", color=app.color, version=app.version,
+                                     image=app.image)),
+         *(("--health-interval", f"{app.health_interval}s") if app.health_interval else ()),
+         *_env_args(app.env, app.secrets),
+         app.image),
+        f"start {app.color} ({app.version})",
+    )  # fmt: skip
+
+
+def run_once(
+    target: Target, app: AppContainer, command: Sequence[str], *, pull_policy: str
+) -> Command:
+    """A one-off container of the release image (migrations), removed when it exits."""
+    return Command(
+        ("docker", "run", "--rm", f"--pull={pull_policy}", "--network", target.network,
+         *_label_args(target.labels("task", version=app.version)),
+         *_env_args(app.env, app.secrets),
+         app.image, *command),
+        f"run `{shlex.join(command)}` in {app.version}",
+    )  # fmt: skip
+
+
+def container_state(name: str) -> Command:
+    return Command(
+        ("docker", "container", "inspect", "--format", "{{json .State}}", name),
+        f"read the state of {name}",
+        query=True,
+    )
+
+
+def open_connections(name: str) -> Command:
+    """The container's TCP table, to count requests still in flight on the app port."""
+    return Command(
+        ("docker", "exec", name, "cat", "/proc/net/tcp", "/proc/net/tcp6"),
+        f"count open connections of {name}",
+        query=True,
+    )
+
+
+def test_config(target: Target, path: str) -> Command:
+    return Command(
+        ("docker", "exec", target.router, "nginx", "-t", "-q", "-c", path),
+        f"test {path} with nginx -t",
+    )
+
+
+def reload_router(target: Target) -> Command:
+    # SIGHUP to the master (PID 1): graceful reload, old workers finish their requests.
+    return Command(
+        ("docker", "kill", "--signal", "HUP", target.router), "reload the router gracefully"
+    )
+
+
+def create_lock(target: Target, image: str, holder: str, host: str, since: str) -> Command:
+    """The lock is a container name: the engine lets only one create win."""
+    return Command(
+        ("docker", "create", "--pull=missing", "--name", target.lock, "--network=none",
+         *_label_args(target.labels("lock", holder=holder, host=host, since=since)),
+         "--entrypoint", "true", image),
+        f"take the deploy lock {target.lock}",
+    )  # fmt: skip

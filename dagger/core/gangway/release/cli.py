@@ -1,0 +1,202 @@
+"""The release commands of the CLI: plan, deploy, rollback, status, lock, maintenance."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from gangway.config import ENVIRONMENT_NAMES, load_config, parse_duration
+from gangway.errors import ConfigError, ConfigProblem, DeployFailed, ValueSource
+from gangway.execute import DockerCli
+from gangway.release.deployer import Deployer, plan_lines, version_of
+from gangway.release.progress import Progress
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Add the release subcommands to the `gangway` parser."""
+    env = argparse.ArgumentParser(add_help=False)
+    env.add_argument(
+        "--env", required=True, choices=ENVIRONMENT_NAMES, help="environment of pipeline.toml"
+    )
+    json_flag = argparse.ArgumentParser(add_help=False)
+    json_flag.add_argument("--json", action="store_true", help="print JSON on stdout")
+    waiting = argparse.ArgumentParser(add_help=False)
+    waiting.add_argument(
+        "--lock-wait",
+        default=None,
+        metavar="DURATION",
+        help="queue behind a running deploy for up to this long (e.g. 5m) instead of "
+        "failing with exit 3",
+    )
+
+    plan = commands.add_parser(
+        "plan", parents=[common, env],
+        help="print the docker commands a deploy would run; changes nothing",
+    )  # fmt: skip
+    plan.add_argument("--image", required=True, help="image reference to deploy")
+    plan.add_argument("--version", help="version to record (default: the image tag)")
+    plan.set_defaults(command=run_plan)
+
+    deploy = commands.add_parser(
+        "deploy", parents=[common, env, json_flag, waiting],
+        help="deploy an image blue-green with zero downtime",
+    )  # fmt: skip
+    deploy.add_argument("--image", required=True, help="image reference to deploy")
+    deploy.add_argument("--version", help="version to record (default: the image tag)")
+    deploy.set_defaults(command=run_deploy)
+
+    rollback = commands.add_parser(
+        "rollback", parents=[common, env, json_flag, waiting],
+        help="go back to the previous (or a named) release",
+    )  # fmt: skip
+    rollback.add_argument("--to", metavar="VERSION", help="version to go back to")
+    rollback.set_defaults(command=run_rollback)
+
+    status = commands.add_parser(
+        "status", parents=[common, env, json_flag],
+        help="live color, version, health, history and lock of an environment",
+    )  # fmt: skip
+    status.set_defaults(command=run_status)
+
+    lock = commands.add_parser(
+        "lock", parents=[common], help="show or release an environment's deploy lock"
+    )
+    lock.add_argument("action", choices=("status", "release"))
+    lock.add_argument("--env", required=True, choices=ENVIRONMENT_NAMES)
+    lock.set_defaults(command=run_lock)
+
+    maintenance = commands.add_parser(
+        "maintenance", parents=[common],
+        help="serve a 503 maintenance page (on) or the live release again (off)",
+    )  # fmt: skip
+    maintenance.add_argument("state", choices=("on", "off"))
+    maintenance.add_argument("--env", required=True, choices=ENVIRONMENT_NAMES)
+    maintenance.set_defaults(command=run_maintenance)
+
+
+def _deployer(args: argparse.Namespace, *, quiet: bool = False) -> Deployer:
+    from gangway.cli import config_path
+
+    config = load_config(config_path(args))
+    env = config.environment(args.env)
+    executor = DockerCli(env.docker_host, os.environ)
+    return Deployer(config, args.env, executor, Progress(quiet=quiet))
+
+
+def _lock_wait(args: argparse.Namespace) -> float:
+    if args.lock_wait is None:
+        return 0.0
+    try:
+        return parse_duration(args.lock_wait).total_seconds()
+    except ValueError as exc:
+        raise ConfigError(
+            [ConfigProblem(str(exc), key="--lock-wait", value=args.lock_wait,
+                           source=ValueSource("override", "--lock-wait"))]
+        ) from exc  # fmt: skip
+
+
+def _missing_secrets(deployer: Deployer) -> None:
+    missing = [name for name in deployer.env.secrets if name not in os.environ]
+    if missing:
+        raise DeployFailed(
+            "secrets",
+            f"missing secret(s) for {deployer.environment}: {', '.join(missing)}",
+            hint="export them in the deployer's environment; nothing on the host was changed",
+        )
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    deployer = _deployer(args, quiet=True)
+    state = deployer.read_state()
+    version = args.version or version_of(args.image)
+    steps = deployer.deploy_steps(state, args.image, version)
+    live = state.live
+    now = f"live: {live.color} {live.version}" if live else "nothing live yet"
+    print(f"# plan: deploy {version} to {args.env} ({now})")
+    print(f"# lock: docker create --name {deployer.target.lock} ... (one deploy at a time)")
+    for line in plan_lines(steps):
+        print(line)
+    return 0
+
+
+def _print_record(record: Any, as_json: bool) -> None:
+    if as_json:
+        print(record.to_json())
+    else:
+        print(f"{record.action} {record.version} -> {record.color}: {record.outcome} "
+              f"in {record.duration_s:.1f}s")  # fmt: skip
+
+
+def run_deploy(args: argparse.Namespace) -> int:
+    deployer = _deployer(args)
+    wait = _lock_wait(args)
+    _missing_secrets(deployer)
+    record = deployer.deploy(args.image, args.version, lock_wait=wait)
+    _print_record(record, args.json)
+    return 0
+
+
+def run_rollback(args: argparse.Namespace) -> int:
+    deployer = _deployer(args)
+    wait = _lock_wait(args)
+    _missing_secrets(deployer)
+    record = deployer.rollback(args.to, lock_wait=wait)
+    _print_record(record, args.json)
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    status = _deployer(args, quiet=True).status()
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    live: Any = status["live"]
+    print(f"environment  {status['environment']}  ({status['url']})")
+    if live is None:
+        print("live         nothing deployed yet")
+    else:
+        print(f"live         {live['color']}  {live['version']}  {live['image']}  "
+              f"health={live['health'] or 'n/a'}")  # fmt: skip
+        print(f"image id     {live['image_id']}")
+    print(f"maintenance  {'ON' if status['maintenance'] else 'off'}")
+    lock: Any = status["lock"]
+    print("lock         " + ("free" if lock is None else f"held by {lock['holder']} since "
+                             f"{lock['since']}"))  # fmt: skip
+    history: Any = status["history"]
+    if history:
+        print("history")
+        for item in history:
+            line = (f"  {item['started_at']}  {item['action']:<8} {item['version']:<16} "
+                    f"{item['outcome']:<11} {item['duration_s']:6.1f}s  {item['who']}")  # fmt: skip
+            if item.get("reason"):
+                line += f"  ({item['step']}: {item['reason']})"
+            print(line)
+    return 0
+
+
+def run_lock(args: argparse.Namespace) -> int:
+    deployer = _deployer(args, quiet=True)
+    lock = deployer.lock_info()
+    if args.action == "status":
+        if lock is None:
+            print(f"{args.env}: unlocked")
+        else:
+            print(f"{args.env}: locked by {lock.label('holder')} on {lock.label('host')} "
+                  f"since {lock.label('since')}")  # fmt: skip
+        return 0
+    if deployer.release_lock(force=True):
+        print(f"{args.env}: lock of {lock.label('holder') if lock else '?'} released",
+              file=sys.stderr)  # fmt: skip
+    else:
+        print(f"{args.env}: was not locked", file=sys.stderr)
+    return 0
+
+
+def run_maintenance(args: argparse.Namespace) -> int:
+    deployer = _deployer(args)
+    deployer.maintenance(args.state == "on")
+    print(f"{args.env}: maintenance {args.state}")
+    return 0

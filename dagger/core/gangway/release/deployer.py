@@ -1,0 +1,746 @@
+"""The blue-green sequence: what to run given what the host reports, and when to back out.
+
+A deploy, in order (DESIGN.md, "Blue-green protocol"):
+
+    lock -> bootstrap (network, state volume, router, proxy; first deploy only)
+         -> migrate (one-off container of the new image)
+         -> start the idle color -> Docker health `healthy`
+         -> preview route -> /ready through the preview port
+         -> switch (router config, nginx -t, graceful reload)          <- point of no return
+         -> watch window (old color still running)
+         -> drain the old color (no request in flight) -> stop it (kept for rollback)
+         -> prune releases beyond `retain` -> history -> unlock
+
+Anything that fails before the switch leaves the live color untouched: the new
+container is stopped (its logs shown) and the preview route is cleared. The steps are
+data (`Step`), so `gangway plan` prints the very commands a deploy would run.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Literal
+
+import anyio
+
+from gangway.commands import docker
+from gangway.commands.docker import Color, Command, Target, other
+from gangway.commands.nginx import Routes, proxy_config, router_config
+from gangway.config import EnvironmentConfig, PipelineConfig
+from gangway.errors import CommandFailed, DeployFailed, HealthCheckFailed, LockHeld
+from gangway.execute import Executor
+from gangway.health import count_in_flight, wait_until_ready
+from gangway.release.progress import Progress
+from gangway.release.state import (
+    ContainerInfo,
+    HostState,
+    ReleaseRecord,
+    RoutingState,
+    parse_history,
+    parse_inspect,
+)
+
+Phase = Literal["bootstrap", "prepare", "prove", "switch", "retire"]
+WaitKind = Literal["healthy", "ready", "watch", "drained"]
+
+
+@dataclass(frozen=True)
+class Run:
+    """Run one command."""
+
+    command: Command
+    phase: Phase
+
+    def describe(self) -> str:
+        return self.command.shell()
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Wait for a condition of the host, bounded by `timeout` seconds."""
+
+    kind: WaitKind
+    subject: str
+    timeout: float
+    phase: Phase
+
+    def describe(self) -> str:
+        what = {
+            "healthy": f"until Docker reports {self.subject} healthy",
+            "ready": f"until {self.subject} answers 2xx",
+            "watch": f"while {self.subject} is watched, the old color still running",
+            "drained": f"until {self.subject} has no request in flight",
+        }[self.kind]
+        return f"# wait {what} (at most {self.timeout:g}s)"
+
+
+Step = Run | Wait
+
+
+@dataclass(frozen=True)
+class Release:
+    """What is being deployed: the image, its version, and the color it goes to."""
+
+    image: str
+    version: str
+    color: Color
+
+
+def version_of(image: str) -> str:
+    """The version an image reference carries: its tag, else its short digest."""
+    name, _, digest = image.partition("@")
+    if digest:
+        return digest.split(":")[-1][:12]
+    last = name.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else "latest"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _seconds(value: float) -> int:
+    return max(1, round(value))
+
+
+@dataclass
+class Deployer:
+    """Deploys, rolls back and reports one environment of one app."""
+
+    config: PipelineConfig
+    environment: str
+    executor: Executor
+    progress: Progress = field(default_factory=Progress)
+    who: str = ""
+
+    def __post_init__(self) -> None:
+        self.env: EnvironmentConfig = self.config.environment(self.environment)
+        self.target = Target(self.config.app.name, self.environment)
+        if not self.who:
+            self.who = os.environ.get("GANGWAY_ACTOR") or _user()
+        self.host = socket.gethostname()
+        self._lock_token = ""
+
+    # -- reading the host -------------------------------------------------------------
+
+    def run(self, command: Command, *, check: bool = True, timeout: float = 120) -> str:
+        return self.executor.run(command, check=check, timeout=timeout).stdout
+
+    def read_state(self) -> HostState:
+        """Containers, routing and history of the environment, as the host reports them."""
+        ids = self.run(docker.list_containers(self.target)).split()
+        containers = parse_inspect(self.run(docker.inspect_containers(ids))) if ids else []
+        network = self.executor.run(docker.inspect_network(self.target), check=False).ok
+        state = HostState(containers=tuple(containers), network=network)
+        router = state.router
+        if router is None or not router.running:
+            return state
+        routing = RoutingState.from_json(self.run(docker.read_file(self.target, docker.STATE_FILE)))
+        history = parse_history(self.run(docker.read_file(self.target, docker.HISTORY_FILE)))
+        return replace(state, routing=routing, history=tuple(history))
+
+    # -- planning ---------------------------------------------------------------------
+
+    def _router_text(self, routes: Routes) -> str:
+        return router_config(
+            self.target,
+            routes,
+            app_port=self.config.app.port,
+            drain_seconds=_seconds(self.env.health.drain_timeout.total_seconds()),
+        )
+
+    def bootstrap_steps(self, state: HostState) -> list[Step]:
+        """Network, state volume, router and proxy, for whatever is missing."""
+        image = self.config.proxy.image
+        drain = _seconds(self.env.health.drain_timeout.total_seconds())
+        steps: list[Step] = []
+        if not state.network:
+            steps.append(Run(docker.create_network(self.target), "bootstrap"))
+        if state.router is None:
+            steps += [
+                Run(docker.create_volume(self.target), "bootstrap"),
+                *(
+                    Run(docker.seed_file(self.target, image, path, text), "bootstrap")
+                    for path, text in (
+                        (docker.ROUTER_CONFIG, self._router_text(state.routing.routes())),
+                        (docker.PROXY_CONFIG, proxy_config(self.target, drain_seconds=drain)),
+                        (docker.STATE_FILE, state.routing.to_json()),
+                    )
+                ),
+                Run(
+                    docker.run_router(self.target, image, self.env.address, self.env.preview_port),
+                    "bootstrap",
+                ),
+            ]
+        elif not state.router.running:
+            steps.append(Run(docker.start(self.target.router), "bootstrap"))
+        if state.proxy is None:
+            steps.append(
+                Run(
+                    docker.run_proxy(self.target, image, self.env.address, self.env.port),
+                    "bootstrap",
+                )
+            )
+        elif not state.proxy.running:
+            steps.append(Run(docker.start(self.target.proxy), "bootstrap"))
+        return steps
+
+    def route_steps(self, routes: Routes, phase: Phase) -> list[Step]:
+        """Write the router config as a candidate, `nginx -t` it, then promote and reload."""
+        candidate = docker.ROUTER_CONFIG + ".next"
+        return [
+            Run(docker.write_file(self.target, candidate, self._router_text(routes)), phase),
+            Run(docker.test_config(self.target, candidate), phase),
+            Run(
+                Command(
+                    ("docker", "exec", self.target.router, "mv", candidate, docker.ROUTER_CONFIG),
+                    "promote the tested config",
+                ),
+                phase,
+            ),
+            Run(docker.reload_router(self.target), phase),
+        ]
+
+    def _app_container(self, release: Release) -> docker.AppContainer:
+        return docker.AppContainer(
+            image=release.image,
+            version=release.version,
+            color=release.color,
+            port=self.config.app.port,
+            env=dict(self.env.env),
+            secrets=tuple(self.env.secrets),
+            health_interval=_seconds(self.env.health.interval.total_seconds()),
+        )
+
+    def start_steps(self, state: HostState, release: Release, *, reuse: bool) -> list[Step]:
+        """Put `release` in its color: reuse a kept container, or (re)create it."""
+        name = self.target.container(release.color)
+        existing = state.app(release.color)
+        if reuse and existing is not None:
+            return [Run(docker.start(name), "prepare")]
+        steps: list[Step] = []
+        if existing is not None:
+            steps.append(Run(docker.remove(name), "prepare"))
+        steps.append(
+            Run(
+                docker.run_app(
+                    self.target, self._app_container(release), pull_policy=self.env.pull
+                ),
+                "prepare",
+            )
+        )
+        return steps
+
+    def prove_and_switch_steps(self, state: HostState, release: Release) -> list[Step]:
+        """Healthy, ready through the preview port, then the switch."""
+        health = self.env.health
+        timeout = health.deploy_timeout.total_seconds()
+        preview_url = f"http://{preview_host(self.env)}:{self.env.preview_port}"
+        routing = state.routing
+        switched = RoutingState(live=release.color, maintenance=routing.maintenance)
+        return [
+            Wait("healthy", self.target.container(release.color), timeout, "prove"),
+            *self.route_steps(routing.routes(preview=release.color), "prove"),
+            Wait("ready", preview_url + health.ready_path, timeout, "prove"),
+            *self.route_steps(switched.routes(), "switch"),
+            Run(docker.write_file(self.target, docker.STATE_FILE, switched.to_json()), "switch"),
+        ]
+
+    def retire_steps(self, old: ContainerInfo | None, *, watch: float) -> list[Step]:
+        """Watch, drain and stop the old color (kept for rollback)."""
+        if old is None or not old.running:
+            return []
+        drain = self.env.health.drain_timeout.total_seconds()
+        steps: list[Step] = []
+        if watch > 0:
+            steps.append(Wait("watch", self.env.effective_url, watch, "retire"))
+        steps += [
+            Wait("drained", old.name, drain, "retire"),
+            Run(docker.stop(old.name, 10), "retire"),
+        ]
+        return steps
+
+    def migrate_steps(self, release: Release) -> list[Step]:
+        command = self.env.migrations.command
+        if not command:
+            return []
+        app = self._app_container(release)
+        return [
+            Run(docker.run_once(self.target, app, command, pull_policy=self.env.pull), "prepare")
+        ]
+
+    def deploy_steps(self, state: HostState, image: str, version: str) -> list[Step]:
+        """Every step of a deploy of `image` against `state`, in order."""
+        release = self.next_release(state, image, version)
+        old = state.live
+        return [
+            *self.bootstrap_steps(state),
+            *self.migrate_steps(release),
+            *self.start_steps(state, release, reuse=False),
+            *self.prove_and_switch_steps(state, release),
+            *self.retire_steps(old, watch=self.env.watch.window.total_seconds()),
+        ]
+
+    def next_release(self, state: HostState, image: str, version: str) -> Release:
+        live = state.routing.live
+        return Release(image=image, version=version, color="blue" if live is None else other(live))
+
+    # -- executing --------------------------------------------------------------------
+
+    def execute(self, steps: Iterable[Step]) -> None:
+        for step in steps:
+            if isinstance(step, Run):
+                with self.progress.step(step.phase, step.command.purpose):
+                    self.run(step.command, timeout=max(120.0, self._step_timeout(step)))
+            else:
+                with self.progress.step(step.phase, step.describe()[2:], announce=True):
+                    self.wait(step)
+
+    def _step_timeout(self, step: Run) -> float:
+        # `docker stop` waits for the app's own grace; image pulls can be slow.
+        return self.env.health.deploy_timeout.total_seconds() + 60
+
+    def wait(self, step: Wait) -> None:
+        if step.kind == "healthy":
+            self.wait_healthy(step.subject, step.timeout)
+        elif step.kind == "ready":
+            self.wait_ready(step.subject, step.timeout)
+        elif step.kind == "watch":
+            time.sleep(step.timeout)
+        else:
+            self.wait_drained(step.subject, step.timeout)
+
+    def wait_healthy(self, name: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        interval = min(0.5, self.env.health.interval.total_seconds())
+        while True:
+            state = json.loads(self.run(docker.container_state(name)))
+            health = (state.get("Health") or {}).get("Status")
+            if not state.get("Running"):
+                raise HealthCheckFailed(
+                    "start",
+                    f"{name} exited with code {state.get('ExitCode')} before it became healthy",
+                    hint="its last log lines are above; fix the release and deploy again",
+                    logs=self._logs(name),
+                )
+            if health in (None, "healthy"):  # no HEALTHCHECK in the image: running is all
+                return
+            if time.monotonic() >= deadline:
+                raise HealthCheckFailed(
+                    "health",
+                    f"{name} is still {health!r} after {timeout:g}s",
+                    hint="raise health.deploy_timeout if the app is slow to start, "
+                    "or read its logs above",
+                    logs=self._logs(name),
+                )
+            time.sleep(interval)
+
+    def wait_ready(self, url: str, timeout: float) -> None:
+        health = self.env.health
+        probe = anyio.run(
+            lambda: wait_until_ready(
+                url,
+                deadline=timeout,
+                interval=health.interval.total_seconds(),
+                request_timeout=health.timeout.total_seconds(),
+            )
+        )
+        if not probe.ready:
+            raise HealthCheckFailed(
+                "ready",
+                f"{url} did not answer 2xx within {timeout:g}s (last: {probe.detail}, "
+                f"{probe.attempts} attempts)",
+                hint="the app runs but says it cannot serve: check its /ready reasons and logs",
+            )
+
+    def wait_drained(self, name: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            result = self.executor.run(docker.open_connections(name), check=False)
+            if not result.ok:
+                return  # the container is gone or has no /proc: nothing left to drain
+            in_flight = count_in_flight(result.stdout, self.config.app.port)
+            if in_flight == 0:
+                return
+            if time.monotonic() >= deadline:
+                self.progress.say(
+                    f"retire: {in_flight} request(s) still in flight on {name} after "
+                    f"{timeout:g}s; stopping it anyway"
+                )
+                return
+            time.sleep(0.2)
+
+    def _logs(self, name: str) -> str:
+        result = self.executor.run(docker.logs(name), check=False)
+        return (result.stdout + result.stderr).strip()
+
+    # -- lock ---------------------------------------------------------------------------
+
+    def acquire_lock(self, wait: float = 0.0) -> None:
+        """Take the environment's lock, waiting up to `wait` s; take over a stale one."""
+        deadline = time.monotonic() + wait
+        token = f"{self.who}@{self.host}:{os.getpid()}:{time.time_ns()}"
+        announced = False
+        while True:
+            command = docker.create_lock(
+                self.target, self.config.proxy.image, token, self.host, _now()
+            )
+            result = self.executor.run(command, check=False)
+            if result.ok:
+                self._lock_token = token
+                return
+            if "already in use" not in result.stderr and "Conflict" not in result.stderr:
+                raise CommandFailed(command.argv, result.returncode, result.stdout, result.stderr)
+            lock = self.lock_info()
+            if lock is None:
+                continue  # released between our create and our look
+            age = _age(lock.label("since"))
+            if age is not None and age > self.env.lock_timeout.total_seconds():
+                self.progress.say(
+                    f"lock: warning: taking over the lock of {lock.label('holder')} "
+                    f"(since {lock.label('since')}, older than lock_timeout)"
+                )
+                self.run(docker.remove(self.target.lock), check=False)
+                continue
+            if time.monotonic() >= deadline:
+                raise LockHeld(self.environment, lock.label("holder"), lock.label("since"))
+            if not announced:
+                self.progress.say(f"lock: waiting for {lock.label('holder')}")
+                announced = True
+            time.sleep(1.0)
+
+    def lock_info(self) -> ContainerInfo | None:
+        result = self.executor.run(docker.inspect_containers([self.target.lock]), check=False)
+        found = parse_inspect(result.stdout) if result.ok else []
+        return found[0] if found else None
+
+    def release_lock(self, *, force: bool = False) -> bool:
+        """Remove the lock if we hold it (or always, with force); True if one was removed."""
+        lock = self.lock_info()
+        if lock is None:
+            return False
+        if not force and lock.label("holder") != self._lock_token:
+            return False
+        self.run(docker.remove(self.target.lock), check=False)
+        self._lock_token = ""
+        return True
+
+    # -- the commands ------------------------------------------------------------------
+
+    def deploy(
+        self, image: str, version: str | None = None, *, lock_wait: float = 0.0
+    ) -> ReleaseRecord:
+        """Deploy `image` blue-green; return the history record (raises DeployFailed)."""
+        version = version or version_of(image)
+        started = time.monotonic()
+        started_at = _now()
+        with self.progress.step("lock", f"take the {self.environment} deploy lock"):
+            self.acquire_lock(lock_wait)
+        try:
+            state = self.read_state()
+            self.execute(self.bootstrap_steps(state))
+            state = self.read_state()
+            release = self.next_release(state, image, version)
+            old = state.live
+            self.progress.say(
+                f"deploy: {version} -> {release.color}"
+                + (f" (live: {old.color} {old.version})" if old else " (first release)")
+            )
+            try:
+                self.execute(self.migrate_steps(release))
+                self.execute(self.start_steps(state, release, reuse=False))
+                self.execute(self.prove_and_switch_steps(state, release))
+            except (DeployFailed, CommandFailed) as exc:
+                self._back_out(state, release)
+                record = self._record(
+                    "deploy", release, "failed", started, started_at, previous=old, error=exc
+                )
+                self._append_history(record)
+                if isinstance(exc, DeployFailed):
+                    raise
+                raise DeployFailed(
+                    "deploy",
+                    str(exc),
+                    hint="nothing live changed; fix the cause and deploy again",
+                ) from exc
+            self.progress.say(f"switch: {release.color} ({version}) is live")
+            try:
+                self.execute(self.retire_steps(old, watch=self.env.watch.window.total_seconds()))
+                self.prune(state, release)
+            except (DeployFailed, CommandFailed) as exc:
+                self.progress.say(f"retire: warning: {exc} (the new release is live)")
+            record = self._record("deploy", release, "succeeded", started, started_at, previous=old)
+            self._append_history(record)
+            return record
+        finally:
+            self.release_lock()
+
+    def _back_out(self, state: HostState, release: Release) -> None:
+        """After a failure before the switch: stop the new color, clear the preview."""
+        name = self.target.container(release.color)
+        self.progress.say(f"back out: live stays on {state.routing.live or 'nothing'}")
+        self.executor.run(docker.stop(name, 5), check=False)
+        try:
+            self.execute(self.route_steps(state.routing.routes(), "prove"))
+        except (CommandFailed, DeployFailed) as exc:
+            self.progress.say(f"back out: could not clear the preview route: {exc}")
+
+    def _record(
+        self,
+        action: Literal["deploy", "rollback"],
+        release: Release,
+        outcome: Literal["succeeded", "failed", "rolled_back"],
+        started: float,
+        started_at: str,
+        *,
+        previous: ContainerInfo | None,
+        error: Exception | None = None,
+    ) -> ReleaseRecord:
+        return ReleaseRecord(
+            action=action,
+            version=release.version,
+            image=release.image,
+            image_id=self._image_id(release.image),
+            color=release.color,
+            outcome=outcome,
+            who=self.who,
+            host=self.host,
+            started_at=started_at,
+            duration_s=round(time.monotonic() - started, 3),
+            previous_version=previous.version if previous else "",
+            step=error.step
+            if isinstance(error, DeployFailed)
+            else ("" if error is None else "docker"),
+            reason="" if error is None else str(error).splitlines()[0],
+        )
+
+    def _image_id(self, image: str) -> str:
+        result = self.executor.run(docker.inspect_image(image), check=False)
+        if not result.ok:
+            return ""
+        data = json.loads(result.stdout)
+        return str(data[0].get("Id", "")) if data else ""
+
+    def _append_history(self, record: ReleaseRecord) -> None:
+        try:
+            self.run(
+                docker.write_file(
+                    self.target, docker.HISTORY_FILE, record.to_json() + "\n", append=True
+                )
+            )
+        except CommandFailed as exc:
+            self.progress.say(f"history: warning: could not record the release: {exc}")
+
+    def prune(self, state: HostState, live: Release) -> None:
+        """Remove images of releases older than the `retain` most recent ones."""
+        keep: list[str] = [live.image]
+        for record in reversed(state.history):
+            if record.outcome == "succeeded" and record.image not in keep:
+                keep.append(record.image)
+        in_use = {c.image for c in state.containers if c.role == "app"}
+        for image in keep[self.env.retain :]:
+            if image in in_use:
+                continue
+            result = self.executor.run(docker.remove_image(image), check=False)
+            if result.ok:
+                self.progress.say(f"retire: pruned {image} (beyond retain={self.env.retain})")
+
+    def rollback(self, to: str | None = None, *, lock_wait: float = 0.0) -> ReleaseRecord:
+        """Go back to the previous (or the named) release, with the same gating."""
+        started = time.monotonic()
+        started_at = _now()
+        with self.progress.step("lock", f"take the {self.environment} deploy lock"):
+            self.acquire_lock(lock_wait)
+        try:
+            state = self.read_state()
+            live = state.live
+            if live is None:
+                raise DeployFailed(
+                    "rollback",
+                    "nothing is live in this environment yet",
+                    hint=f"deploy a release first: gangway deploy --env "
+                    f"{self.environment} --image IMAGE",
+                )
+            target = self.rollback_target(state, to)
+            idle = other(live.color) if live.color else "blue"
+            kept = state.app(idle)
+            reuse = (
+                kept is not None and kept.version == target.version and kept.image == target.image
+            )
+            release = Release(image=target.image, version=target.version, color=idle)
+            if not reuse and not self._image_id(target.image):
+                raise DeployFailed(
+                    "rollback",
+                    f"release {target.version} has neither a kept container nor its image "
+                    f"({target.image}) on the host",
+                    hint=f"available: {', '.join(self.available_versions(state)) or 'none'}",
+                )
+            self.progress.say(
+                f"rollback: {live.version} ({live.color}) -> {target.version} ({idle})"
+                + (" from its kept container" if reuse else " recreated from its image")
+            )
+            try:
+                self.execute(self.start_steps(state, release, reuse=reuse))
+                self.execute(self.prove_and_switch_steps(state, release))
+            except (DeployFailed, CommandFailed) as exc:
+                self._back_out(state, release)
+                record = self._record(
+                    "rollback", release, "failed", started, started_at, previous=live, error=exc
+                )
+                self._append_history(record)
+                raise DeployFailed(
+                    "rollback", str(exc).splitlines()[0], hint=f"{live.version} is still live"
+                ) from exc
+            self.progress.say(f"switch: {idle} ({target.version}) is live")
+            self.execute(self.retire_steps(live, watch=0))
+            record = self._record(
+                "rollback", release, "succeeded", started, started_at, previous=live
+            )
+            self._append_history(record)
+            return record
+        finally:
+            self.release_lock()
+
+    def rollback_target(self, state: HostState, to: str | None) -> ReleaseRecord:
+        live = state.live
+        assert live is not None
+        candidates = [r for r in reversed(state.history) if r.outcome == "succeeded"]
+        if to is not None:
+            for record in candidates:
+                if record.version == to:
+                    return record
+            raise DeployFailed(
+                "rollback",
+                f"no successful release {to!r} in this environment's history",
+                hint=f"available: {', '.join(self.available_versions(state)) or 'none'}",
+            )
+        for record in candidates:
+            if record.version != live.version:
+                return record
+        raise DeployFailed(
+            "rollback",
+            "there is no earlier successful release to go back to",
+            hint="deploy the release you want instead",
+        )
+
+    def available_versions(self, state: HostState) -> list[str]:
+        """Versions rollback can reach: a kept container or an image on the host."""
+        live = state.live
+        seen: list[str] = []
+        for record in reversed(state.history):
+            if record.outcome != "succeeded" or record.version in seen:
+                continue
+            if live is not None and record.version == live.version:
+                continue
+            kept = any(c.version == record.version for c in state.containers if c.role == "app")
+            if kept or self._image_id(record.image):
+                seen.append(record.version)
+        return seen
+
+    # -- status and maintenance ----------------------------------------------------------
+
+    def status(self) -> dict[str, object]:
+        state = self.read_state()
+        live = state.live
+        lock = state.lock
+        return {
+            "environment": self.environment,
+            "url": self.env.effective_url,
+            "bootstrapped": state.bootstrapped,
+            "maintenance": state.routing.maintenance,
+            "live": None
+            if live is None
+            else {
+                "color": live.color,
+                "version": live.version,
+                "image": live.image,
+                "image_id": live.image_id,
+                "running": live.running,
+                "health": live.health,
+            },
+            "containers": [
+                {
+                    "name": c.name,
+                    "role": c.role,
+                    "color": c.color,
+                    "version": c.version,
+                    "status": c.status,
+                    "health": c.health,
+                }
+                for c in state.containers
+                if c.role == "app"
+            ],
+            "lock": None
+            if lock is None
+            else {
+                "holder": lock.label("holder"),
+                "host": lock.label("host"),
+                "since": lock.label("since"),
+            },
+            "history": [record.__dict__ for record in state.history[-10:]],
+        }
+
+    def maintenance(self, on: bool) -> None:
+        with self.progress.step("lock", f"take the {self.environment} deploy lock"):
+            self.acquire_lock()
+        try:
+            state = self.read_state()
+            self.execute(self.bootstrap_steps(state))
+            routing = RoutingState(live=state.routing.live, maintenance=on)
+            self.execute(self.route_steps(routing.routes(), "switch"))
+            self.run(docker.write_file(self.target, docker.STATE_FILE, routing.to_json()))
+        finally:
+            self.release_lock()
+
+
+def plan_lines(steps: Sequence[Step]) -> list[str]:
+    """The steps as a printable plan: commands as shell lines, waits as comments."""
+    lines: list[str] = []
+    phase = ""
+    for step in steps:
+        if step.phase != phase:
+            phase = step.phase
+            lines.append(f"# --- {phase}")
+        lines.append(step.describe())
+    return lines
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+_WILDCARD = frozenset({"0.0.0.0", "::"})  # noqa: S104 - recognising the bind-all address
+_LOOPBACK = frozenset({"127.0.0.1", "::1"})
+
+
+def preview_host(env: EnvironmentConfig) -> str:
+    """Where the deployer reaches the preview port: the bind address, or for a loopback
+    or wildcard bind on a remote engine, that engine's host."""
+    address = env.address
+    if address in _WILDCARD | _LOOPBACK and "://" in env.docker_host:
+        scheme, _, rest = env.docker_host.partition("://")
+        if scheme in ("ssh", "tcp"):
+            host = rest.rsplit("@", 1)[-1].split("/", 1)[0]
+            host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+            if host not in ("", "localhost"):
+                return host
+    if address in _WILDCARD:
+        return "127.0.0.1"
+    return f"[{address}]" if ":" in address else address
+
+
+def _age(since: str) -> float | None:
+    try:
+        return (datetime.now(UTC) - datetime.fromisoformat(since)).total_seconds()
+    except ValueError:
+        return None
