@@ -61,6 +61,9 @@ def create_app_from_environment() -> FastAPI:
 def _serve(reload: bool) -> int:
     settings = _settings_or_exit()
     _configure_logging(settings)
+    if settings.app_fault == "crash":
+        print("error: APP_FAULT=crash: exiting at start on purpose", file=sys.stderr)
+        return 3
     from sample_app.server import serve
 
     return serve(settings, reload=reload)

@@ -16,6 +16,11 @@ SECRET_CAPABLE = frozenset({"DATABASE_URL"})
 _POSTGRES_SCHEMES = frozenset({"postgres", "postgresql", "postgresql+psycopg"})
 
 
+# A release that crashes at start, never turns healthy, never turns ready, or answers
+# 500 to its API: how the pipeline's tests make bad releases of this very app.
+FAULTS = ("none", "crash", "unhealthy", "not-ready", "errors")
+
+
 class SettingsError(Exception):
     """Every problem found in the environment, so an operator fixes them in one go."""
 
@@ -41,6 +46,8 @@ class Settings(BaseModel):
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"
     shutdown_timeout: int = Field(default=20, ge=1, le=3600)
+    # Fault injection for the pipeline's own tests of bad releases; "none" in real use.
+    app_fault: str = "none"
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -165,6 +172,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             )
         else:
             values["shutdown_timeout"] = timeout
+
+    raw_fault = env.get("APP_FAULT")
+    if raw_fault is not None:
+        fault = raw_fault.strip().lower() or "none"
+        if fault in FAULTS:
+            values["app_fault"] = fault
+        else:
+            problems.append(
+                ("APP_FAULT", f"must be one of {', '.join(FAULTS)} (got {raw_fault!r})")
+            )
 
     if problems:
         raise SettingsError(problems)

@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -92,6 +92,24 @@ def _route_template(scope: Scope) -> str:
     path = getattr(route, "path", None)
     # Raw paths would give every note id its own time series; templates keep it bounded.
     return path if isinstance(path, str) else UNMATCHED_ROUTE
+
+
+_PROBES = frozenset({"/health", "/ready", "/metrics"})
+
+
+class FailingApi:
+    """APP_FAULT=errors: answer 500 to everything but the probes (a bad release that
+    passes its health checks and fails its users)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in _PROBES:
+            await self.app(scope, receive, send)
+            return
+        response = JSONResponse({"detail": "APP_FAULT=errors"}, status_code=500)
+        await response(scope, receive, send)
 
 
 class RequestObserver:
@@ -183,6 +201,9 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     app.state.service = service
+    if settings.app_fault == "errors":
+        # Added first so it sits inside the observer: its 500s are logged and counted.
+        app.add_middleware(FailingApi)
     app.add_middleware(RequestObserver, metrics=service.metrics)
 
     @app.exception_handler(SQLAlchemyError)
@@ -194,6 +215,8 @@ def create_app(settings: Settings) -> FastAPI:
     def health(state: StateDep) -> JSONResponse:
         """Liveness plus a database round trip; Docker's HEALTHCHECK calls this."""
         database = check_database(state.engine, state.settings)
+        if state.settings.app_fault == "unhealthy":
+            database = replace(database, ok=False, error="APP_FAULT=unhealthy")
         body: dict[str, Any] = {
             "status": "ok" if database.ok else "error",
             "version": state.settings.app_version,
@@ -211,6 +234,8 @@ def create_app(settings: Settings) -> FastAPI:
             # Skip the database: a draining instance is out whatever the database says.
             return JSONResponse({"ready": False, "reasons": ["shutting down"]}, status_code=503)
         reasons = _readiness_problems(state)
+        if state.settings.app_fault == "not-ready":
+            reasons.append("APP_FAULT=not-ready")
         return JSONResponse(
             {"ready": not reasons, "reasons": reasons}, status_code=503 if reasons else 200
         )
