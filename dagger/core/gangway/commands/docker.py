@@ -294,7 +294,14 @@ def run_once(
 
 def container_state(name: str) -> Command:
     return Command(
-        ("docker", "container", "inspect", "--format", "{{json .State}}", name),
+        (
+            "docker",
+            "container",
+            "inspect",
+            "--format",
+            '{"state": {{json .State}}, "restarts": {{.RestartCount}}}',
+            name,
+        ),
         f"read the state of {name}",
         query=True,
     )

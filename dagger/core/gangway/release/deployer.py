@@ -321,12 +321,17 @@ class Deployer:
         deadline = time.monotonic() + timeout
         interval = min(0.5, self.env.health.interval.total_seconds())
         while True:
-            state = json.loads(self.run(docker.container_state(name)))
+            report = json.loads(self.run(docker.container_state(name)))
+            state = report["state"]
             health = (state.get("Health") or {}).get("Status")
-            if not state.get("Running"):
+            # With a restart policy a crashing release is rarely seen stopped: count restarts.
+            if not state.get("Running") or state.get("Restarting") or report["restarts"]:
                 raise HealthCheckFailed(
                     "start",
-                    f"{name} exited with code {state.get('ExitCode')} before it became healthy",
+                    f"{name} crashed at start and was restarted {report['restarts']} time(s)"
+                    if report["restarts"]
+                    else f"{name} exited with code {state.get('ExitCode')} before it became "
+                    "healthy",
                     hint="its last log lines are above; fix the release and deploy again",
                     logs=self._logs(name),
                 )
