@@ -337,12 +337,15 @@ class Deployer:
                 )
             if health in (None, "healthy"):  # no HEALTHCHECK in the image: running is all
                 return
-            if time.monotonic() >= deadline:
+            if health == "unhealthy" or time.monotonic() >= deadline:
+                checks = (state.get("Health") or {}).get("Log") or [{}]
+                last = str(checks[-1].get("Output", "")).strip().replace("\n", " ")[:200]
                 raise HealthCheckFailed(
                     "health",
-                    f"{name} is still {health!r} after {timeout:g}s",
-                    hint="raise health.deploy_timeout if the app is slow to start, "
-                    "or read its logs above",
+                    f"{name} did not become healthy within {timeout:g}s (Docker health: "
+                    f"{health}" + (f"; last check: {last}" if last else "") + ")",
+                    hint="read its logs above; raise health.deploy_timeout only if the app "
+                    "is just slow to start",
                     logs=self._logs(name),
                 )
             time.sleep(interval)
