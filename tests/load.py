@@ -88,6 +88,7 @@ def in_window(sample: Sample, start: float | None, end: float | None) -> bool:
 def summarize(
     samples: Iterable[Sample], start: float | None = None, end: float | None = None
 ) -> LoadSummary:
+    """Counts and latencies of the samples that started in [start, end) (open where None)."""
     chosen = [s for s in samples if in_window(s, start, end)]
     errors: Counter[str] = Counter()
     examples: list[str] = []

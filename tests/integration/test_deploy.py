@@ -313,7 +313,9 @@ def test_stale_lock_of_a_dead_deployer_is_taken_over(stage: Stage) -> None:
 
 
 def snapshot() -> str:
-    return docker("ps", "--all", "--no-trunc", "--format", "{{.Names}} {{.Status}} {{.Image}}")
+    return docker(
+        "ps", "--all", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.State}} {{.Image}}"
+    )
 
 
 def test_plan_prints_commands_and_changes_nothing(stage: Stage) -> None:

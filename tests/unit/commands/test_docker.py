@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shlex
+import subprocess
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -168,11 +170,32 @@ def test_write_file_is_atomic_through_a_temp_file_and_rename() -> None:
 def test_write_file_append_adds_to_the_end_without_replacing() -> None:
     command = docker.write_file(TARGET, docker.HISTORY_FILE, "{}\n", append=True)
 
-    assert command.argv == (
+    assert command.argv[:6] == (
         "docker", "exec", "--interactive", "notes-production-router", "sh", "-c",
-        "cat >> /var/lib/gangway/history.jsonl",
     )  # fmt: skip
+    assert command.argv[-1].endswith("cat >> /var/lib/gangway/history.jsonl")
     assert command.purpose == "append to /var/lib/gangway/history.jsonl"
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("", "new\n"),
+        ("old\n", "old\nnew\n"),
+        ("old\ntor", "old\ntor\nnew\n"),  # a deployer killed mid-append
+    ],
+)
+def test_append_script_never_glues_a_record_onto_a_torn_line(
+    tmp_path: Path, before: str, after: str
+) -> None:
+    path = tmp_path / "history.jsonl"
+    if before:
+        path.write_text(before)
+    script = docker.write_file(TARGET, str(path), "new\n", append=True).argv[-1]
+
+    subprocess.run(["sh", "-c", script], input="new\n", text=True, check=True)
+
+    assert path.read_text() == after
 
 
 def test_write_file_quotes_a_path_with_spaces_for_the_shell() -> None:
@@ -341,6 +364,8 @@ def test_shell_line_without_stdin_is_the_quoted_argv() -> None:
     assert docker.stop("notes-production-blue", 10).shell() == (
         "docker stop --time 10 notes-production-blue"
     )
-    assert docker.run_router(TARGET, "nginx", "127.0.0.1", 8181).shell().endswith(
-        "nginx -c /var/lib/gangway/nginx/router.conf -g 'daemon off;'"
+    assert (
+        docker.run_router(TARGET, "nginx", "127.0.0.1", 8181)
+        .shell()
+        .endswith("nginx -c /var/lib/gangway/nginx/router.conf -g 'daemon off;'")
     )

@@ -135,7 +135,12 @@ def write_file(target: Target, path: str, content: str, *, append: bool = False)
     """Write (atomically: temp file, then rename) or append a file of the host state."""
     quoted = shlex.quote(path)
     if append:
-        script = f"cat >> {quoted}"
+        # A deployer killed mid-append leaves a line without its newline; end it first so
+        # the next record is not glued onto the torn one.
+        script = (
+            f'if [ -s {quoted} ] && [ -n "$(tail -c 1 {quoted})" ]; then echo >> {quoted}; fi; '
+            f"cat >> {quoted}"
+        )
     else:
         script = f"mkdir -p $(dirname {quoted}) && cat > {quoted}.tmp && mv {quoted}.tmp {quoted}"
     return Command(

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
+from urllib.parse import urlsplit
 
 import anyio
 
@@ -96,10 +97,10 @@ class Release:
 def version_of(image: str) -> str:
     """The version an image reference carries: its tag, else its short digest."""
     name, _, digest = image.partition("@")
-    if digest:
-        return digest.split(":")[-1][:12]
     last = name.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else "latest"
+    if ":" in last:
+        return last.split(":", 1)[1]
+    return digest.split(":")[-1][:12] if digest else "latest"
 
 
 def _now() -> str:
@@ -481,7 +482,7 @@ class Deployer:
             self.progress.say(f"switch: {release.color} ({version}) is live")
             try:
                 self.execute(self.retire_steps(old, watch=self.env.watch.window.total_seconds()))
-                self.prune(state, release)
+                self.prune(self.read_state(), release)
             except (DeployFailed, CommandFailed) as exc:
                 self.progress.say(f"retire: warning: {exc} (the new release is live)")
             record = self._record("deploy", release, "succeeded", started, started_at, previous=old)
@@ -620,6 +621,8 @@ class Deployer:
         live = state.live
         assert live is not None
         candidates = [r for r in reversed(state.history) if r.outcome == "succeeded"]
+        if to is not None and to == live.version:
+            raise DeployFailed("rollback", f"{to} is already live", hint="nothing to do")
         if to is not None:
             for record in candidates:
                 if record.version == to:
@@ -735,13 +738,10 @@ def preview_host(env: EnvironmentConfig) -> str:
     """Where the deployer reaches the preview port: the bind address, or for a loopback
     or wildcard bind on a remote engine, that engine's host."""
     address = env.address
-    if address in _WILDCARD | _LOOPBACK and "://" in env.docker_host:
-        scheme, _, rest = env.docker_host.partition("://")
-        if scheme in ("ssh", "tcp"):
-            host = rest.rsplit("@", 1)[-1].split("/", 1)[0]
-            host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-            if host not in ("", "localhost"):
-                return host
+    if address in _WILDCARD | _LOOPBACK and env.docker_host.startswith(("ssh://", "tcp://")):
+        host = urlsplit(env.docker_host).hostname
+        if host and host != "localhost":
+            return f"[{host}]" if ":" in host else host
     if address in _WILDCARD:
         return "127.0.0.1"
     return f"[{address}]" if ":" in address else address

@@ -1,0 +1,49 @@
+"""The repository's own pipeline.toml as the deployer's config, with per-test overrides."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pytest
+
+from gangway.config import PipelineConfig, load_config
+from gangway.execute import Executor, RecordingExecutor
+from gangway.release.deployer import Deployer
+from gangway.release.progress import Progress
+
+ROOT_CONFIG = Path(__file__).parents[3] / "pipeline.toml"
+
+MakeConfig = Callable[..., PipelineConfig]
+MakeDeployer = Callable[..., Deployer]
+
+
+@pytest.fixture
+def make_config() -> MakeConfig:
+    """pipeline.toml of the repository, with dotted-key overrides (no environment read)."""
+
+    def make(overrides: Mapping[str, object] | None = None) -> PipelineConfig:
+        return load_config(ROOT_CONFIG, environ={}, secrets_dir=None, overrides=overrides)
+
+    return make
+
+
+@pytest.fixture
+def make_deployer(make_config: MakeConfig) -> MakeDeployer:
+    """A quiet production Deployer on `executor`, acting as "ana"."""
+
+    def make(
+        executor: Executor | None = None,
+        *,
+        overrides: Mapping[str, object] | None = None,
+        progress: Progress | None = None,
+    ) -> Deployer:
+        return Deployer(
+            make_config(overrides),
+            "production",
+            executor or RecordingExecutor(),
+            progress or Progress(quiet=True),
+            who="ana",
+        )
+
+    return make

@@ -1,0 +1,226 @@
+"""A fake Docker host for the deployer: answers its commands from a little state machine.
+
+It understands exactly the argv `gangway.commands.docker` builds, keeps containers,
+the network and the files of the state volume, and fails loudly on anything else, so a
+new command in the deployer shows up here instead of being answered blindly.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gangway.commands import docker
+from gangway.commands.docker import Command, Target
+from gangway.execute import RecordingExecutor, Result
+from gangway.release.state import ReleaseRecord, RoutingState
+
+OK = Result(0, "", "")
+IMAGE_ID = "sha256:" + "ab" * 32
+TARGET = Target("notes", "production")
+
+
+def _labels(argv: tuple[str, ...]) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for flag, value in itertools.pairwise(argv):
+        if flag == "--label":
+            key, _, text = value.partition("=")
+            labels[key] = text
+    return labels
+
+
+def _after(argv: tuple[str, ...], flag: str) -> str:
+    return argv[argv.index(flag) + 1]
+
+
+@dataclass
+class FakeHost:
+    """Containers (by name), the network, the state volume's files and canned answers."""
+
+    containers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    network: bool = False
+    files: dict[str, str] = field(default_factory=dict)
+    # Docker health the `container_state` query reports, per container (default healthy).
+    health: dict[str, str] = field(default_factory=dict)
+    # Commands (by argv head) made to fail: prefix tuple -> result.
+    failures: dict[tuple[str, ...], Result] = field(default_factory=dict)
+    images: set[str] = field(default_factory=set)
+    in_flight: Callable[[str], str] = field(default=lambda _name: "")
+    reloads: int = 0
+
+    # -- building a host ---------------------------------------------------------------
+
+    def add(self, name: str, labels: dict[str, str], *, running: bool = True) -> None:
+        self.containers[name] = {
+            "Name": "/" + name,
+            "Image": IMAGE_ID,
+            "State": {
+                "Status": "running" if running else "exited",
+                "Running": running,
+                "ExitCode": 0,
+            },
+            "RestartCount": 0,
+            "Config": {"Labels": labels},
+        }
+
+    def add_app(self, color: docker.Color, version: str, *, running: bool = True) -> None:
+        image = f"127.0.0.1:5000/notes:{version}"
+        labels = TARGET.labels("app", color=color, version=version, image=image)
+        self.add(TARGET.container(color), labels, running=running)
+        self.images.add(image)
+
+    def bootstrapped(self, live: docker.Color | None = None) -> FakeHost:
+        """A host with network, router and proxy running and `live` recorded in state.json."""
+        self.network = True
+        self.add(TARGET.router, TARGET.labels("router"))
+        self.add(TARGET.proxy, TARGET.labels("proxy"))
+        self.files[docker.STATE_FILE] = RoutingState(live=live).to_json()
+        return self
+
+    def add_history(self, *records: ReleaseRecord) -> None:
+        text = "".join(record.to_json() + "\n" for record in records)
+        self.files[docker.HISTORY_FILE] = self.files.get(docker.HISTORY_FILE, "") + text
+
+    def executor(self) -> RecordingExecutor:
+        return RecordingExecutor(respond=self.respond)
+
+    # -- reading it back ----------------------------------------------------------------
+
+    def running(self, name: str) -> bool:
+        return name in self.containers and bool(self.containers[name]["State"]["Running"])
+
+    def history(self) -> list[dict[str, Any]]:
+        text = self.files.get(docker.HISTORY_FILE, "")
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    # -- answering -----------------------------------------------------------------------
+
+    def respond(self, command: Command) -> Result:
+        argv = command.argv
+        for prefix, result in self.failures.items():
+            if argv[: len(prefix)] == prefix:
+                return result
+        assert argv[0] == "docker", argv
+        verb = argv[1:3]
+        if verb == ("ps", "--all"):
+            return Result(0, "".join(f"{name}\n" for name in self.containers), "")
+        if verb == ("container", "inspect"):
+            return self._inspect(argv)
+        if verb == ("network", "inspect"):
+            return Result(0, TARGET.network + "\n", "") if self.network else _no_such("network")
+        if verb == ("network", "create"):
+            self.network = True
+            return OK
+        if verb == ("volume", "create"):
+            return OK
+        if verb == ("image", "inspect"):
+            ref = argv[3]
+            if ref in self.images:
+                return Result(0, json.dumps([{"Id": IMAGE_ID, "RepoTags": [ref]}]), "")
+            return Result(1, "[]\n", f"Error response from daemon: No such image: {ref}")
+        if verb[0] == "image" and verb[1] == "rm":
+            self.images.discard(argv[3])
+            return OK
+        if argv[1] == "run":
+            return self._run(argv, command.stdin)
+        if argv[1] == "create":
+            return self._create(argv)
+        if argv[1] == "start":
+            self.containers[argv[2]]["State"].update(Running=True, Status="running")
+            return OK
+        if argv[1] == "stop":
+            name = argv[-1]
+            if name not in self.containers:
+                return _no_such("container", name)
+            self.containers[name]["State"].update(Running=False, Status="exited")
+            return OK
+        if argv[1] == "rm":
+            self.containers.pop(argv[-1], None)
+            return OK
+        if argv[1] == "kill":
+            assert argv[2:4] == ("--signal", "HUP"), argv
+            self.reloads += 1
+            return OK
+        if argv[1] == "logs":
+            return Result(0, "booting\nlistening on :8000\n", "")
+        if argv[1] == "exec":
+            return self._exec(argv, command.stdin)
+        raise AssertionError(f"the fake host does not know {shlex.join(argv)}")
+
+    def _inspect(self, argv: tuple[str, ...]) -> Result:
+        if argv[3] == "--format":
+            name = argv[5]
+            if name not in self.containers:
+                return _no_such("container", name)
+            state = dict(self.containers[name]["State"])
+            state["Health"] = {"Status": self.health.get(name, "healthy")}
+            report = {"state": state, "restarts": self.containers[name]["RestartCount"]}
+            return Result(0, json.dumps(report), "")
+        names = argv[3:]
+        found = [self.containers[name] for name in names if name in self.containers]
+        if len(found) < len(names):
+            return Result(1, json.dumps(found), "Error: No such container: " + names[-1])
+        return Result(0, json.dumps(found), "")
+
+    def _run(self, argv: tuple[str, ...], stdin: str | None) -> Result:
+        if "--rm" in argv:
+            if "--entrypoint" in argv and _after(argv, "--entrypoint") == "sh":  # seed a file
+                assert stdin is not None
+                self.files[argv[-1].rsplit("> ", 1)[1]] = stdin
+            return OK  # a one-off task (migrations)
+        name = _after(argv, "--name")
+        if name in self.containers:
+            return Result(
+                125,
+                "",
+                f'docker: Error response from daemon: Conflict. The container name "/{name}" '
+                'is already in use by container "5f0c".',
+            )
+        self.add(name, _labels(argv))
+        return Result(0, "5f0c" * 16 + "\n", "")
+
+    def _create(self, argv: tuple[str, ...]) -> Result:
+        name = _after(argv, "--name")
+        if name in self.containers:
+            return Result(
+                1,
+                "",
+                f'Error response from daemon: Conflict. The container name "/{name}" is '
+                'already in use by container "9d1e". You have to remove (or rename) that '
+                "container to be able to reuse that name.",
+            )
+        self.add(name, _labels(argv), running=False)
+        return Result(0, "9d1e" * 16 + "\n", "")
+
+    def _exec(self, argv: tuple[str, ...], stdin: str | None) -> Result:
+        args = [arg for arg in argv[2:] if arg != "--interactive"]
+        name, rest = args[0], args[1:]
+        if not self.running(name):
+            return Result(1, "", f"Error response from daemon: container {name} is not running")
+        if rest[:2] == ["cat", "/proc/net/tcp"]:
+            return Result(0, self.in_flight(name), "")
+        if rest[:2] == ["nginx", "-t"]:
+            return OK
+        if rest[0] == "mv":
+            self.files[rest[2]] = self.files.pop(rest[1])
+            return OK
+        assert rest[:2] == ["sh", "-c"], argv
+        script = rest[2]
+        if script.startswith('cat "'):  # read_file
+            return Result(0, self.files.get(script.split('"')[1], ""), "")
+        assert stdin is not None, argv
+        if script.startswith("cat >> "):
+            path = shlex.split(script)[-1]
+            self.files[path] = self.files.get(path, "") + stdin
+        else:
+            path = shlex.split(script)[-1]
+            self.files[path] = stdin
+        return OK
+
+
+def _no_such(kind: str, name: str = "") -> Result:
+    return Result(1, "", f"Error response from daemon: No such {kind}: {name}".rstrip(": "))

@@ -1,0 +1,340 @@
+"""The blue-green plan as tables (pyinfra style): what the host reports -> the steps."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pytest
+
+from gangway.commands import docker
+from gangway.release.deployer import Run, Step, Wait, plan_lines
+from gangway.release.state import ContainerInfo, HostState, RoutingState
+
+from .conftest import MakeDeployer
+from .fake_host import TARGET
+
+IMAGE = "127.0.0.1:5000/notes:2.0.0"
+CONF = docker.ROUTER_CONFIG
+NEXT = docker.ROUTER_CONFIG + ".next"
+
+
+def container(
+    role: str, name: str, *, running: bool = True, color: str = "", version: str = ""
+) -> ContainerInfo:
+    labels = TARGET.labels(role)
+    if color:
+        labels |= {"dev.gangway.color": color, "dev.gangway.version": version}
+    status = "running" if running else "exited"
+    return ContainerInfo(name, role, running, status, None, 0, "sha256:ab", labels)
+
+
+ROUTER = container("router", "notes-production-router")
+PROXY = container("proxy", "notes-production-proxy")
+
+
+def app(color: str, version: str = "1.0.0", *, running: bool = True) -> ContainerInfo:
+    name = f"notes-production-{color}"
+    return container("app", name, running=running, color=color, version=version)
+
+
+def host(*containers: ContainerInfo, live: str | None = None, network: bool = True) -> HostState:
+    routing = RoutingState.from_json(f'{{"live": "{live}"}}' if live else "")
+    return HostState(containers=containers, network=network, routing=routing)
+
+
+def outline(step: Step) -> str:
+    """One step as a table cell: a command's purpose, or `wait <kind> <subject>`."""
+    if isinstance(step, Wait):
+        return f"wait {step.kind} {step.subject}"
+    return step.command.purpose
+
+
+SEED = [
+    "create volume notes-production-state",
+    f"write {CONF} into notes-production-state",
+    f"write {docker.PROXY_CONFIG} into notes-production-state",
+    f"write {docker.STATE_FILE} into notes-production-state",
+    "start the router notes-production-router",
+]
+ROUTE = [
+    f"write {NEXT}",
+    f"test {NEXT} with nginx -t",
+    "promote the tested config",
+    "reload the router gracefully",
+]
+MIGRATE = ["run `app migrate` in 2.0.0"]
+
+
+def prove_and_switch(color: str) -> list[str]:
+    return [
+        f"wait healthy notes-production-{color}",
+        *ROUTE,
+        "wait ready http://127.0.0.1:8181/ready",
+        *ROUTE,
+        f"write {docker.STATE_FILE}",
+    ]
+
+
+def retire(color: str) -> list[str]:
+    return [
+        "wait watch http://127.0.0.1:8081",
+        f"wait drained notes-production-{color}",
+        f"stop notes-production-{color} (grace 10s)",
+    ]
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    state: HostState
+    expected: Sequence[str]
+
+
+CASES = [
+    Case(
+        "fresh-host",
+        host(network=False),
+        [
+            "create network notes-production",
+            *SEED,
+            "start the proxy notes-production-proxy",
+            *MIGRATE,
+            "start blue (2.0.0)",
+            *prove_and_switch("blue"),
+        ],
+    ),
+    Case(
+        "live-blue-goes-green-and-retires-blue",
+        host(ROUTER, PROXY, app("blue"), live="blue"),
+        [*MIGRATE, "start green (2.0.0)", *prove_and_switch("green"), *retire("blue")],
+    ),
+    Case(
+        "live-green-goes-blue",
+        host(ROUTER, PROXY, app("green"), app("blue", "0.9.0", running=False), live="green"),
+        [
+            *MIGRATE,
+            "remove notes-production-blue",
+            "start blue (2.0.0)",
+            *prove_and_switch("blue"),
+            *retire("green"),
+        ],
+    ),
+    Case(
+        "stopped-green-is-removed-before-the-new-one-is-created",
+        host(ROUTER, PROXY, app("blue"), app("green", "0.9.0", running=False), live="blue"),
+        [
+            *MIGRATE,
+            "remove notes-production-green",
+            "start green (2.0.0)",
+            *prove_and_switch("green"),
+            *retire("blue"),
+        ],
+    ),
+    Case(
+        "stopped-router-is-started-not-recreated",
+        host(container("router", ROUTER.name, running=False), PROXY),
+        [
+            "start notes-production-router",
+            *MIGRATE,
+            "start blue (2.0.0)",
+            *prove_and_switch("blue"),
+        ],
+    ),
+    Case(
+        "stopped-proxy-is-started-and-a-missing-network-created",
+        host(ROUTER, container("proxy", PROXY.name, running=False), network=False),
+        [
+            "create network notes-production",
+            "start notes-production-proxy",
+            *MIGRATE,
+            "start blue (2.0.0)",
+            *prove_and_switch("blue"),
+        ],
+    ),
+    Case(
+        "missing-proxy-alone-is-started",
+        host(ROUTER),
+        [
+            "start the proxy notes-production-proxy",
+            *MIGRATE,
+            "start blue (2.0.0)",
+            *prove_and_switch("blue"),
+        ],
+    ),
+    Case(
+        "live-color-not-running-has-nothing-to-retire",
+        host(ROUTER, PROXY, app("blue", running=False), live="blue"),
+        [*MIGRATE, "start green (2.0.0)", *prove_and_switch("green")],
+    ),
+    Case(
+        "live-color-missing-has-nothing-to-retire",
+        host(ROUTER, PROXY, live="blue"),
+        [*MIGRATE, "start green (2.0.0)", *prove_and_switch("green")],
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_deploy_plan_for_what_the_host_reports(make_deployer: MakeDeployer, case: Case) -> None:
+    steps = make_deployer().deploy_steps(case.state, IMAGE, "2.0.0")
+
+    assert [outline(step) for step in steps] == list(case.expected)
+
+
+def test_fresh_host_plan_runs_in_phase_order(make_deployer: MakeDeployer) -> None:
+    steps = make_deployer().deploy_steps(host(network=False), IMAGE, "2.0.0")
+
+    phases = [step.phase for step in steps]
+    assert phases == sorted(phases, key=["bootstrap", "prepare", "prove", "switch"].index)
+    assert phases.count("bootstrap") == 7
+    assert phases.count("switch") == 5
+
+
+def test_no_migrate_step_when_the_migrations_command_is_empty(
+    make_deployer: MakeDeployer,
+) -> None:
+    deployer = make_deployer(overrides={"environments.production.migrations.command": []})
+    steps = deployer.deploy_steps(host(ROUTER, PROXY, app("blue"), live="blue"), IMAGE, "2.0.0")
+
+    assert [outline(step) for step in steps][:2] == [
+        "start green (2.0.0)",
+        "wait healthy notes-production-green",
+    ]
+    assert not any(s.command.argv[:3] == ("docker", "run", "--rm") for s in runs(steps))
+
+
+def test_no_watch_wait_when_rollback_retires_with_watch_zero(
+    make_deployer: MakeDeployer,
+) -> None:
+    steps = make_deployer().retire_steps(app("blue"), watch=0)
+
+    assert [outline(step) for step in steps] == retire("blue")[1:]
+
+
+def runs(steps: Sequence[Step]) -> list[Run]:
+    return [step for step in steps if isinstance(step, Run)]
+
+
+def router_writes(steps: Sequence[Step]) -> list[str]:
+    """The router configs the steps write, in order."""
+    return [
+        step.command.stdin or "" for step in runs(steps) if step.command.purpose == f"write {NEXT}"
+    ]
+
+
+def test_preview_route_keeps_live_blue_and_previews_green_then_switches(
+    make_deployer: MakeDeployer,
+) -> None:
+    steps = make_deployer().deploy_steps(
+        host(ROUTER, PROXY, app("blue"), live="blue"), IMAGE, "2.0.0"
+    )
+
+    preview, switched = router_writes(steps)
+    live_of = "listen 80;\n        location / {\n            set $backend "
+    preview_of = "listen 81;\n        location / {\n            set $backend "
+    assert live_of + "notes-production-blue;" in preview
+    assert preview_of + "notes-production-green;" in preview
+    assert live_of + "notes-production-green;" in switched
+    assert '"nothing to preview"' in switched
+    state_write = runs(steps)[-2]  # the switch ends with state.json; retire then stops blue
+    assert state_write.command.purpose == f"write {docker.STATE_FILE}"
+    assert state_write.command.stdin == '{"live": "green", "maintenance": false}\n'
+
+
+def test_switch_keeps_maintenance_on(make_deployer: MakeDeployer) -> None:
+    state = HostState(
+        containers=(ROUTER, PROXY, app("blue")),
+        network=True,
+        routing=RoutingState(live="blue", maintenance=True),
+    )
+    steps = make_deployer().deploy_steps(state, IMAGE, "2.0.0")
+
+    switched = router_writes(steps)[-1]
+    assert "Retry-After" in switched
+    state_json = [s.command.stdin for s in runs(steps) if s.command.purpose.endswith("state.json")]
+    assert state_json == ['{"live": "green", "maintenance": true}\n']
+
+
+def test_fresh_host_is_seeded_with_nothing_live(make_deployer: MakeDeployer) -> None:
+    steps = make_deployer().bootstrap_steps(host(network=False))
+
+    seeded = {
+        s.command.purpose.split()[1]: s.command.stdin or ""
+        for s in runs(steps)
+        if s.command.purpose.endswith("into notes-production-state")
+    }
+    assert set(seeded) == {CONF, docker.PROXY_CONFIG, docker.STATE_FILE}
+    assert '"no release deployed yet"' in seeded[CONF]
+    assert "set $router notes-production-router;" in seeded[docker.PROXY_CONFIG]
+    assert seeded[docker.STATE_FILE] == '{"live": null, "maintenance": false}\n'
+
+
+def test_bootstrapped_host_needs_no_bootstrap(make_deployer: MakeDeployer) -> None:
+    assert make_deployer().bootstrap_steps(host(ROUTER, PROXY)) == []
+
+
+def test_router_and_proxy_bind_the_environments_address_and_ports(
+    make_deployer: MakeDeployer,
+) -> None:
+    deployer = make_deployer(overrides={"environments.production.address": "0.0.0.0"})
+    steps = runs(deployer.bootstrap_steps(host()))
+
+    publishes = [s.command.argv[s.command.argv.index("--publish") + 1] for s in steps
+                 if "--publish" in s.command.argv]  # fmt: skip
+    assert publishes == ["0.0.0.0:8181:81", "0.0.0.0:8081:80"]
+
+
+def test_new_release_runs_with_the_environments_env_and_pull_policy(
+    make_deployer: MakeDeployer,
+) -> None:
+    deployer = make_deployer(overrides={"environments.production.pull": "always"})
+    [run_app] = [
+        s for s in runs(deployer.deploy_steps(host(ROUTER, PROXY), IMAGE, "2.0.0"))
+        if s.command.purpose == "start blue (2.0.0)"
+    ]  # fmt: skip
+
+    argv = run_app.command.argv
+    assert "--pull=always" in argv
+    assert ("--env", "APP_ENV=production") in itertools.pairwise(argv)
+    assert ("--health-interval", "1s") in itertools.pairwise(argv)
+    assert argv[-1] == IMAGE
+
+
+def test_no_planned_command_carries_a_secret_value(
+    make_deployer: MakeDeployer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    value = "postgresql://notes:hunter2-very-secret@db/notes"
+    monkeypatch.setenv("DATABASE_URL", value)
+    steps = make_deployer().deploy_steps(host(network=False), IMAGE, "2.0.0")
+
+    texts = [arg for s in runs(steps) for arg in s.command.argv]
+    texts += [s.command.stdin or "" for s in runs(steps)] + plan_lines(steps)
+    assert not any(value in text for text in texts)
+    assert sum(1 for s in runs(steps) if "DATABASE_URL" in s.command.argv) == 2
+
+
+def test_plan_lines_group_by_phase_and_show_waits_as_comments(
+    make_deployer: MakeDeployer,
+) -> None:
+    steps = make_deployer().deploy_steps(
+        host(ROUTER, PROXY, app("blue"), live="blue"), IMAGE, "2.0.0"
+    )
+
+    lines = plan_lines(steps)
+
+    headers = [line for line in lines if line.startswith("# --- ")]
+    assert headers == ["# --- prepare", "# --- prove", "# --- switch", "# --- retire"]
+    assert lines[0] == "# --- prepare"
+    assert lines[1].startswith("docker run --rm --pull=missing --network notes-production ")
+    assert "# wait until Docker reports notes-production-green healthy (at most 30s)" in lines
+    assert "# wait until http://127.0.0.1:8181/ready answers 2xx (at most 30s)" in lines
+    assert (
+        "# wait while http://127.0.0.1:8081 is watched, the old color still running "
+        "(at most 60s)" in lines
+    )
+    assert "# wait until notes-production-blue has no request in flight (at most 30s)" in lines
+    assert lines[-1] == "docker stop --time 10 notes-production-blue"
+    assert lines[lines.index("# --- switch") + 1].endswith("bytes on stdin)")
+    assert len(lines) == len(steps) + len(headers)
