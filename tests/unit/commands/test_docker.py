@@ -247,19 +247,51 @@ def test_start_remove_and_pull_are_single_verbs() -> None:
     assert docker.remove_image("img:1").argv == ("docker", "image", "rm", "img:1")
 
 
-def test_reload_router_sends_sighup_to_the_router_only() -> None:
-    command = docker.reload_router(TARGET)
+def test_switch_routes_tests_the_candidate_before_promoting_and_reloading() -> None:
+    command = docker.switch_routes(TARGET, "events {}", "route live=blue preview=none")
 
-    assert command.argv == ("docker", "kill", "--signal", "HUP", "notes-production-router")
-
-
-def test_test_config_runs_nginx_t_inside_the_router() -> None:
-    command = docker.test_config(TARGET, "/var/lib/gangway/nginx/router.conf.next")
-
-    assert command.argv == (
-        "docker", "exec", "notes-production-router",
-        "nginx", "-t", "-q", "-c", "/var/lib/gangway/nginx/router.conf.next",
+    assert command.argv[:6] == (
+        "docker", "exec", "--interactive", "notes-production-router", "sh", "-c",
     )  # fmt: skip
+    script = command.argv[-1]
+    # the order is the safety: test, and only then rename over the live config and reload
+    assert script.index("nginx -t -q -c /var/lib/gangway/nginx/router.conf.next") < script.index(
+        "mv /var/lib/gangway/nginx/router.conf.next /var/lib/gangway/nginx/router.conf"
+    )
+    assert script.endswith("kill -HUP 1")
+    assert command.stdin == "events {}"
+    assert not command.query
+
+
+@pytest.mark.parametrize(("nginx_t", "promoted"), [(0, True), (1, False)])
+def test_switch_routes_script_promotes_only_a_config_nginx_accepts(
+    tmp_path: Path, nginx_t: int, promoted: bool
+) -> None:
+    # Run the real script with stand-ins for nginx and kill, in a temp dir.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool, code in (("nginx", nginx_t), ("kill", 0)):
+        (bin_dir / tool).write_text(
+            f'#!/bin/sh\necho {tool} "$@" >> {tmp_path}/calls\nexit {code}\n'
+        )
+        (bin_dir / tool).chmod(0o755)
+    live = tmp_path / "router.conf"
+    live.write_text("old")
+    script = (
+        docker.switch_routes(TARGET, "new", "route")
+        .argv[-1]
+        .replace("/var/lib/gangway/nginx", str(tmp_path))
+        .replace("kill -HUP 1", f"{bin_dir}/kill -HUP 1")  # kill is a builtin: use the stand-in
+    )
+    proc = subprocess.run(
+        ["sh", "-c", script], input="new", text=True, check=False,
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
+    )  # fmt: skip
+
+    assert (proc.returncode == 0) is promoted
+    assert live.read_text() == ("new" if promoted else "old")
+    assert not (tmp_path / "router.conf.next").exists()
+    assert ("kill -HUP 1" in (tmp_path / "calls").read_text()) is promoted
 
 
 def test_seed_file_writes_into_the_volume_from_a_throwaway_container() -> None:
@@ -323,7 +355,7 @@ def test_reads_of_the_host_are_queries(command: Command) -> None:
         docker.create_network(TARGET),
         docker.run_router(TARGET, "nginx", "127.0.0.1", 8181),
         docker.write_file(TARGET, docker.STATE_FILE, "{}"),
-        docker.reload_router(TARGET),
+        docker.switch_routes(TARGET, "", "route"),
         docker.stop("x", 1),
         docker.create_lock(TARGET, "nginx", "h", "host", "now"),
     ],

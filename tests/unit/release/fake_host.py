@@ -210,6 +210,11 @@ class FakeHost:
             return OK
         assert rest[:2] == ["sh", "-c"], argv
         script = rest[2]
+        if "nginx -t" in script:  # switch_routes: test, promote, reload
+            assert stdin is not None
+            self.files[docker.ROUTER_CONFIG] = stdin
+            self.reloads += 1
+            return OK
         if script.startswith('cat "'):  # read_file
             return Result(0, self.files.get(script.split('"')[1], ""), "")
         assert stdin is not None, argv

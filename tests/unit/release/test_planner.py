@@ -58,21 +58,21 @@ SEED = [
     f"write {docker.STATE_FILE} into notes-production-state",
     "start the router notes-production-router",
 ]
-ROUTE = [
-    f"write {NEXT}",
-    f"test {NEXT} with nginx -t",
-    "promote the tested config",
-    "reload the router gracefully",
-]
+
+
+def route(routes: str) -> list[str]:
+    return [f"route {routes}"]
+
+
 MIGRATE = ["run `app migrate` in 2.0.0"]
 
 
-def prove_and_switch(color: str) -> list[str]:
+def prove_and_switch(color: str, live: str = "none") -> list[str]:
     return [
+        *route(f"live={live} preview={color}"),
         f"wait healthy notes-production-{color}",
-        *ROUTE,
         "wait ready http://127.0.0.1:8181/ready",
-        *ROUTE,
+        *route(f"live={color} preview=none"),
         f"write {docker.STATE_FILE}",
     ]
 
@@ -108,7 +108,7 @@ CASES = [
     Case(
         "live-blue-goes-green-and-retires-blue",
         host(ROUTER, PROXY, app("blue"), live="blue"),
-        [*MIGRATE, "start green (2.0.0)", *prove_and_switch("green"), *retire("blue")],
+        [*MIGRATE, "start green (2.0.0)", *prove_and_switch("green", "blue"), *retire("blue")],
     ),
     Case(
         "live-green-goes-blue",
@@ -117,7 +117,7 @@ CASES = [
             *MIGRATE,
             "remove notes-production-blue",
             "start blue (2.0.0)",
-            *prove_and_switch("blue"),
+            *prove_and_switch("blue", "green"),
             *retire("green"),
         ],
     ),
@@ -128,7 +128,7 @@ CASES = [
             *MIGRATE,
             "remove notes-production-green",
             "start green (2.0.0)",
-            *prove_and_switch("green"),
+            *prove_and_switch("green", "blue"),
             *retire("blue"),
         ],
     ),
@@ -166,12 +166,12 @@ CASES = [
     Case(
         "live-color-not-running-has-nothing-to-retire",
         host(ROUTER, PROXY, app("blue", running=False), live="blue"),
-        [*MIGRATE, "start green (2.0.0)", *prove_and_switch("green")],
+        [*MIGRATE, "start green (2.0.0)", *prove_and_switch("green", "blue")],
     ),
     Case(
         "live-color-missing-has-nothing-to-retire",
         host(ROUTER, PROXY, live="blue"),
-        [*MIGRATE, "start green (2.0.0)", *prove_and_switch("green")],
+        [*MIGRATE, "start green (2.0.0)", *prove_and_switch("green", "blue")],
     ),
 ]
 
@@ -189,7 +189,7 @@ def test_fresh_host_plan_runs_in_phase_order(make_deployer: MakeDeployer) -> Non
     phases = [step.phase for step in steps]
     assert phases == sorted(phases, key=["bootstrap", "prepare", "prove", "switch"].index)
     assert phases.count("bootstrap") == 7
-    assert phases.count("switch") == 5
+    assert phases.count("switch") == 2
 
 
 def test_no_migrate_step_when_the_migrations_command_is_empty(
@@ -198,8 +198,9 @@ def test_no_migrate_step_when_the_migrations_command_is_empty(
     deployer = make_deployer(overrides={"environments.production.migrations.command": []})
     steps = deployer.deploy_steps(host(ROUTER, PROXY, app("blue"), live="blue"), IMAGE, "2.0.0")
 
-    assert [outline(step) for step in steps][:2] == [
+    assert [outline(step) for step in steps][:3] == [
         "start green (2.0.0)",
+        "route live=blue preview=green",
         "wait healthy notes-production-green",
     ]
     assert not any(s.command.argv[:3] == ("docker", "run", "--rm") for s in runs(steps))
@@ -220,7 +221,9 @@ def runs(steps: Sequence[Step]) -> list[Run]:
 def router_writes(steps: Sequence[Step]) -> list[str]:
     """The router configs the steps write, in order."""
     return [
-        step.command.stdin or "" for step in runs(steps) if step.command.purpose == f"write {NEXT}"
+        step.command.stdin or ""
+        for step in runs(steps)
+        if step.command.purpose.startswith("route ")
     ]
 
 

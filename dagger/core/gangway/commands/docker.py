@@ -321,17 +321,21 @@ def open_connections(name: str) -> Command:
     )
 
 
-def test_config(target: Target, path: str) -> Command:
-    return Command(
-        ("docker", "exec", target.router, "nginx", "-t", "-q", "-c", path),
-        f"test {path} with nginx -t",
+def switch_routes(target: Target, config: str, purpose: str) -> Command:
+    """Install a new router config in one round trip: write it as a candidate, `nginx -t`
+    it, and only if that passes, rename it over the live one and reload gracefully
+    (SIGHUP to the master, PID 1). A refused candidate is removed; nothing changes."""
+    live = shlex.quote(ROUTER_CONFIG)
+    candidate = shlex.quote(ROUTER_CONFIG + ".next")
+    script = (
+        f"cat > {candidate} && "
+        f"if ! nginx -t -q -c {candidate}; then rm -f {candidate}; exit 65; fi && "
+        f"mv {candidate} {live} && kill -HUP 1"
     )
-
-
-def reload_router(target: Target) -> Command:
-    # SIGHUP to the master (PID 1): graceful reload, old workers finish their requests.
     return Command(
-        ("docker", "kill", "--signal", "HUP", target.router), "reload the router gracefully"
+        ("docker", "exec", "--interactive", target.router, "sh", "-c", script),
+        purpose,
+        stdin=config,
     )
 
 

@@ -194,19 +194,14 @@ class Deployer:
         return steps
 
     def route_steps(self, routes: Routes, phase: Phase) -> list[Step]:
-        """Write the router config as a candidate, `nginx -t` it, then promote and reload."""
-        candidate = docker.ROUTER_CONFIG + ".next"
+        """Point the router at `routes` (tested with `nginx -t`, then a graceful reload)."""
         return [
-            Run(docker.write_file(self.target, candidate, self._router_text(routes)), phase),
-            Run(docker.test_config(self.target, candidate), phase),
             Run(
-                Command(
-                    ("docker", "exec", self.target.router, "mv", candidate, docker.ROUTER_CONFIG),
-                    "promote the tested config",
+                docker.switch_routes(
+                    self.target, self._router_text(routes), f"route {describe_routes(routes)}"
                 ),
                 phase,
-            ),
-            Run(docker.reload_router(self.target), phase),
+            )
         ]
 
     def _app_container(self, release: Release) -> docker.AppContainer:
@@ -247,8 +242,10 @@ class Deployer:
         routing = state.routing
         switched = RoutingState(live=release.color, maintenance=routing.maintenance)
         return [
-            Wait("healthy", self.target.container(release.color), timeout, "prove"),
+            # The preview route may point at the new color before it is healthy: only the
+            # deployer's checks use it. Setting it first takes it off the critical path.
             *self.route_steps(routing.routes(preview=release.color), "prove"),
+            Wait("healthy", self.target.container(release.color), timeout, "prove"),
             Wait("ready", preview_url + health.ready_path, timeout, "prove"),
             *self.route_steps(switched.routes(), "switch"),
             Run(docker.write_file(self.target, docker.STATE_FILE, switched.to_json()), "switch"),
@@ -709,6 +706,12 @@ class Deployer:
             self.run(docker.write_file(self.target, docker.STATE_FILE, routing.to_json()))
         finally:
             self.release_lock()
+
+
+def describe_routes(routes: Routes) -> str:
+    """`live=blue preview=green`, `maintenance`, for progress lines and plans."""
+    live = "maintenance" if routes.maintenance else f"live={routes.live or 'none'}"
+    return f"{live} preview={routes.preview or 'none'}"
 
 
 def plan_lines(steps: Sequence[Step]) -> list[str]:
