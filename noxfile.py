@@ -86,11 +86,13 @@ def integration(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
-    """Image benchmarks: size vs a naive build, warm vs cold rebuild time."""
+    """Benchmarks that print figures: `-- image`, `-- deploy` (default: both)."""
     if _airgapped():
         _fill_wheelhouse(session)
     _install_project(session)
-    session.run("python", "bench/image.py", *session.posargs)
+    session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
+    for name in session.posargs or ["image", "deploy"]:
+        session.run("python", f"bench/{name}.py")
 
 
 @nox.session(

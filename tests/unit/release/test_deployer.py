@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import socket
 from datetime import UTC, datetime
 
 import pytest
@@ -44,9 +46,9 @@ def record(version: str, outcome: Outcome = "succeeded", color: str = "blue") ->
     )
 
 
-def lock_host(holder: str, since: str) -> FakeHost:
+def lock_host(holder: str, since: str, host: str = "ci") -> FakeHost:
     fake = FakeHost().bootstrapped()
-    fake.add(LOCK, TARGET.labels("lock", holder=holder, host="ci", since=since), running=False)
+    fake.add(LOCK, TARGET.labels("lock", holder=holder, host=host, since=since), running=False)
     return fake
 
 
@@ -135,6 +137,27 @@ def test_stale_lock_is_taken_over_with_a_warning(make_deployer: MakeDeployer) ->
     ]
     assert fake.containers[LOCK]["Config"]["Labels"]["dev.gangway.holder"].startswith("ana@")
     assert "warning: taking over the lock of bob@ci:4242:1" in output.getvalue()
+
+
+def test_fresh_lock_of_a_dead_process_on_this_host_is_taken_over(
+    make_deployer: MakeDeployer,
+) -> None:
+    gone = 2**22 + 12345  # above pid_max's default: no such process
+    fake = lock_host(f"bob@{socket.gethostname()}:{gone}:1", now(), host=socket.gethostname())
+    output = io.StringIO()
+
+    make_deployer(fake.executor(), progress=Progress(output)).acquire_lock()
+
+    assert f"its process {gone} on this host is gone" in output.getvalue()
+    assert fake.containers[LOCK]["Config"]["Labels"]["dev.gangway.holder"].startswith("ana@")
+
+
+def test_fresh_lock_of_a_live_process_on_this_host_is_held(make_deployer: MakeDeployer) -> None:
+    fake = lock_host(f"bob@{socket.gethostname()}:{os.getpid()}:1", now(),
+                     host=socket.gethostname())  # fmt: skip
+
+    with pytest.raises(LockHeld):
+        make_deployer(fake.executor()).acquire_lock()
 
 
 def test_lock_failing_for_another_reason_is_a_command_failure(

@@ -407,11 +407,11 @@ class Deployer:
             lock = self.lock_info()
             if lock is None:
                 continue  # released between our create and our look
-            age = _age(lock.label("since"))
-            if age is not None and age > self.env.lock_timeout.total_seconds():
+            stale = self._stale(lock)
+            if stale:
                 self.progress.say(
                     f"lock: warning: taking over the lock of {lock.label('holder')} "
-                    f"(since {lock.label('since')}, older than lock_timeout)"
+                    f"(since {lock.label('since')}): {stale}"
                 )
                 self.run(docker.remove(self.target.lock), check=False)
                 continue
@@ -421,6 +421,19 @@ class Deployer:
                 self.progress.say(f"lock: waiting for {lock.label('holder')}")
                 announced = True
             time.sleep(1.0)
+
+    def _stale(self, lock: ContainerInfo) -> str:
+        """Why a lock's holder is gone ("" while it may be alive)."""
+        age = _age(lock.label("since"))
+        if age is not None and age > self.env.lock_timeout.total_seconds():
+            return "older than lock_timeout"
+        # A holder on this very machine can be checked directly: a killed deployer
+        # must not block the next deploy for a whole lock_timeout.
+        if lock.label("host") == self.host:
+            pid = _holder_pid(lock.label("holder"))
+            if pid is not None and not _pid_alive(pid):
+                return f"its process {pid} on this host is gone"
+        return ""
 
     def lock_info(self) -> ContainerInfo | None:
         result = self.executor.run(docker.inspect_containers([self.target.lock]), check=False)
@@ -748,6 +761,22 @@ def preview_host(env: EnvironmentConfig) -> str:
     if address in _WILDCARD:
         return "127.0.0.1"
     return f"[{address}]" if ":" in address else address
+
+
+def _holder_pid(holder: str) -> int | None:
+    """The pid in a lock token `who@host:pid:nanos`."""
+    parts = holder.rsplit(":", 2)
+    return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
 
 
 def _age(since: str) -> float | None:
