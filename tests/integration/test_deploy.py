@@ -165,7 +165,7 @@ def stage(
     environ["DATABASE_URL"] = f"postgresql://notes:{password}@{app}-db:5432/notes"
     environ["GANGWAY_ACTOR"] = "integration-test"
     try:
-        yield Stage(app, config, port, preview, environ, release_images)
+        yield Stage(app, config, port, preview, environ, dict(release_images))
     finally:
         ids = docker("ps", "--all", "--quiet", "--filter", f"label=dev.gangway.app={app}",
                      check=False).split()  # fmt: skip

@@ -74,3 +74,21 @@ def test_config_error_renders_one_line_per_problem_and_exits_2() -> None:
     assert error.exit_code == 2
     assert isinstance(error, GangwayError)
     assert GangwayError.exit_code == 1
+
+
+def test_command_failed_names_the_command_and_the_line_that_says_what_went_wrong() -> None:
+    from gangway.errors import CommandFailed
+
+    stderr = (
+        "Unable to find image 'notes:9' locally\n"
+        "docker: Error response from daemon: No such image: notes:9.\n"
+        "See 'docker run --help'.\n"
+    )
+    error = CommandFailed(["docker", "run", "notes:9"], 125, "", stderr)
+
+    assert str(error) == (
+        "`docker run notes:9` exited 125: docker: Error response from daemon: No such image: "
+        "notes:9."
+    )
+    assert error.exit_code == 1
+    assert error.stderr == stderr

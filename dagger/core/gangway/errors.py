@@ -124,7 +124,10 @@ class CommandFailed(GangwayError):
         self.returncode = returncode
         self.stdout = stdout
         self.stderr = stderr
-        detail = (stderr.strip() or stdout.strip()).splitlines()
+        lines = [line.strip() for line in (stderr.strip() or stdout.strip()).splitlines()]
+        # docker ends its errors with a usage hint ("Run 'docker run --help' ..."): show
+        # the line that says what went wrong instead.
+        detail = [line for line in lines if line and not line.startswith(("Run '", "See '"))]
         tail = f": {detail[-1]}" if detail else ""
         super().__init__(f"`{' '.join(self.argv)}` exited {returncode}{tail}")
 
