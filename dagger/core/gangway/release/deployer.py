@@ -464,8 +464,10 @@ class Deployer:
             self.acquire_lock(lock_wait)
         try:
             state = self.read_state()
-            self.execute(self.bootstrap_steps(state))
-            state = self.read_state()
+            bootstrap = self.bootstrap_steps(state)
+            if bootstrap:
+                self.execute(bootstrap)
+                state = self.read_state()
             release = self.next_release(state, image, version)
             old = state.live
             self.progress.say(
