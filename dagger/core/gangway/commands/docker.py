@@ -184,36 +184,36 @@ def seed_file(target: Target, image: str, path: str, content: str) -> Command:
     )  # fmt: skip
 
 
-def _nginx(config: str) -> tuple[str, ...]:
-    return ("nginx", "-c", config, "-g", "daemon off;")
+def _run_nginx(
+    target: Target, role: str, name: str, image: str, *, mount: str, publish: str, config: str
+) -> tuple[str, ...]:
+    # SIGQUIT is nginx's graceful stop; docker import'ed images cannot declare it.
+    return (
+        "docker", "run", "--detach", "--pull=missing", "--name", name,
+        "--network", target.network, "--restart", "unless-stopped", "--stop-signal", "SIGQUIT",
+        *_label_args(target.labels(role)),
+        "--volume", f"{target.state_volume}:{mount}", "--publish", publish,
+        "--entrypoint", "nginx", image, "-c", config, "-g", "daemon off;",
+    )  # fmt: skip
 
 
 def run_router(target: Target, image: str, address: str, preview_port: int) -> Command:
     """The router: reloaded to switch colors; serves the live color and the preview port."""
-    return Command(
-        ("docker", "run", "--detach", "--pull=missing", "--name", target.router,
-         "--network", target.network, "--restart", "unless-stopped",
-         "--stop-signal", "SIGQUIT",
-         *_label_args(target.labels("router")),
-         "--volume", f"{target.state_volume}:{STATE_DIR}",
-         "--publish", f"{address}:{preview_port}:{ROUTER_PREVIEW_PORT}",
-         "--entrypoint", "nginx", image, *_nginx(ROUTER_CONFIG)[1:]),
-        f"start the router {target.router}",
+    argv = _run_nginx(
+        target, "router", target.router, image,
+        mount=STATE_DIR, publish=f"{address}:{preview_port}:{ROUTER_PREVIEW_PORT}",
+        config=ROUTER_CONFIG,
     )  # fmt: skip
+    return Command(argv, f"start the router {target.router}")
 
 
 def run_proxy(target: Target, image: str, address: str, port: int) -> Command:
     """The proxy: owns the public port and keeps clients' connections; never reloaded."""
-    return Command(
-        ("docker", "run", "--detach", "--pull=missing", "--name", target.proxy,
-         "--network", target.network, "--restart", "unless-stopped",
-         "--stop-signal", "SIGQUIT",
-         *_label_args(target.labels("proxy")),
-         "--volume", f"{target.state_volume}:{STATE_DIR}:ro",
-         "--publish", f"{address}:{port}:{PROXY_PORT}",
-         "--entrypoint", "nginx", image, *_nginx(PROXY_CONFIG)[1:]),
-        f"start the proxy {target.proxy}",
+    argv = _run_nginx(
+        target, "proxy", target.proxy, image,
+        mount=f"{STATE_DIR}:ro", publish=f"{address}:{port}:{PROXY_PORT}", config=PROXY_CONFIG,
     )  # fmt: skip
+    return Command(argv, f"start the proxy {target.proxy}")
 
 
 def start(name: str) -> Command:
