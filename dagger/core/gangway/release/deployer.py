@@ -296,14 +296,14 @@ class Deployer:
         for step in steps:
             if isinstance(step, Run):
                 with self.progress.step(step.phase, step.command.purpose):
-                    self.run(step.command, timeout=max(120.0, self._step_timeout(step)))
+                    self.run(step.command, timeout=self._command_timeout())
             else:
                 with self.progress.step(step.phase, step.describe()[2:], announce=True):
                     self.wait(step)
 
-    def _step_timeout(self, step: Run) -> float:
+    def _command_timeout(self) -> float:
         # `docker stop` waits for the app's own grace; image pulls can be slow.
-        return self.env.health.deploy_timeout.total_seconds() + 60
+        return max(120.0, self.env.health.deploy_timeout.total_seconds() + 60)
 
     def wait(self, step: Wait) -> None:
         if step.kind == "healthy":
