@@ -51,6 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in exc.lines():
             print(f"error: {line}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        # The reader of our output went away (`gangway plan | head`): not an error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -21,8 +21,14 @@ class Progress:
         return time.monotonic() - self.started
 
     def say(self, message: str) -> None:
-        if not self.quiet:
+        if self.quiet:
+            return
+        try:
             print(f"[{self.elapsed():6.1f}s] {message}", file=self.stream, flush=True)
+        except OSError:
+            # Whoever read our output went away (`gangway deploy 2>&1 | head`): a deploy
+            # must not stop half-way for that. The host's history still records it.
+            self.quiet = True
 
     @contextmanager
     def step(self, name: str, what: str, *, announce: bool = False) -> Iterator[None]:
