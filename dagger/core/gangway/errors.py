@@ -163,3 +163,18 @@ class LockHeld(GangwayError):
             f"{environment} is locked by {holder} since {since}; wait for it "
             f"(--lock-wait 5m), or if that deploy is dead: gangway lock release --env {environment}"
         )
+
+
+class ReportUnreadable(GangwayError):
+    """A scan report cannot be used: missing, not JSON, not a Trivy report, or invalid.
+
+    Exit 2, like a bad config: the gate has nothing trustworthy to decide on, and a
+    report it cannot read is never a pass.
+    """
+
+    exit_code: ClassVar[int] = 2
+
+    def __init__(self, file: str, problem: str) -> None:
+        self.file = file
+        self.problem = problem
+        super().__init__(f"{file}: {problem}")
