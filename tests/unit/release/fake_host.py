@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -210,11 +211,15 @@ class FakeHost:
             return OK
         assert rest[:2] == ["sh", "-c"], argv
         script = rest[2]
-        if "nginx -t" in script:  # switch_routes: test, promote, reload
+        if "nginx -t" in script:  # switch_routes: test, promote, (empty a log), reload
             assert stdin is not None
             self.files[docker.ROUTER_CONFIG] = stdin
+            for emptied in re.findall(r": > (\S+) &&", script):
+                self.files[emptied] = ""
             self.reloads += 1
             return OK
+        if script.startswith("cat /var/lib/gangway/logs/"):  # read_status_log
+            return Result(0, self.files.get(script.split()[1], ""), "")
         if script.startswith('cat "'):  # read_file
             return Result(0, self.files.get(script.split('"')[1], ""), "")
         assert stdin is not None, argv
@@ -229,3 +234,9 @@ class FakeHost:
 
 def _no_such(kind: str, name: str = "") -> Result:
     return Result(1, "", f"Error response from daemon: No such {kind}: {name}".rstrip(": "))
+
+
+def backend_on(config: str, port: int) -> str | None:
+    """The container the router's server on `port` proxies to (None: it answers itself)."""
+    match = re.search(rf"listen {port};.*?(?:set \$backend ([\w-]+);|return 503)", config, re.S)
+    return match.group(1) if match else None

@@ -20,7 +20,7 @@ from gangway.release.progress import Progress
 from gangway.release.state import Outcome, ReleaseRecord
 
 from .conftest import MakeDeployer
-from .fake_host import IMAGE_ID, TARGET, FakeHost
+from .fake_host import IMAGE_ID, TARGET, FakeHost, backend_on
 
 REPO = "127.0.0.1:5000/notes"
 LOCK = "notes-production-lock"
@@ -62,9 +62,6 @@ def purposes(executor: RecordingExecutor, *, queries: bool = False) -> list[str]
 
 def router_writes(executor: RecordingExecutor) -> list[str]:
     return [c.stdin or "" for c in executor.commands if c.purpose.startswith("route ")]
-
-
-LIVE = "listen 80;\n        location / {\n            set $backend "
 
 
 @pytest.fixture
@@ -404,7 +401,7 @@ def test_first_deploy_bootstraps_and_goes_live_on_blue(
     assert line["who"] == "ana"
     assert line["previous_version"] == ""
     assert fake.files[docker.STATE_FILE] == '{"live": "blue", "maintenance": false}\n'
-    assert LIVE + "notes-production-blue;" in fake.files[docker.ROUTER_CONFIG]
+    assert backend_on(fake.files[docker.ROUTER_CONFIG], 80) == "notes-production-blue"
     assert fake.running("notes-production-blue")
     assert LOCK not in fake.containers
     assert fake.reloads == 2
@@ -433,7 +430,7 @@ def test_deploy_over_live_blue_goes_green_then_drains_and_stops_blue(
     assert fake.running("notes-production-green")
     assert not fake.running("notes-production-blue")
     assert "notes-production-blue" in fake.containers  # kept for rollback
-    assert LIVE + "notes-production-green;" in fake.files[docker.ROUTER_CONFIG]
+    assert backend_on(fake.files[docker.ROUTER_CONFIG], 80) == "notes-production-green"
     assert fake.history()[-1]["version"] == "2.1.0"
 
 
@@ -481,7 +478,7 @@ def test_failed_health_keeps_live_color_and_backs_out(
         "remove notes-production-lock",
     ]
     [_preview, restored] = router_writes(executor)
-    assert LIVE + "notes-production-blue;" in restored
+    assert backend_on(restored, 80) == "notes-production-blue"
     assert "notes-production-green" not in restored
     assert ready_urls == []
     assert fake.files[docker.STATE_FILE] == '{"live": "blue", "maintenance": false}\n'
@@ -510,7 +507,7 @@ def test_failed_readiness_clears_the_preview_route(
     assert "set $backend notes-production-green;" in preview
     assert "notes-production-green" not in restored
     assert "notes-production-green" not in fake.files[docker.ROUTER_CONFIG]
-    assert LIVE + "notes-production-blue;" in fake.files[docker.ROUTER_CONFIG]
+    assert backend_on(fake.files[docker.ROUTER_CONFIG], 80) == "notes-production-blue"
     assert fake.history()[-1]["step"] == "ready"
     assert LOCK not in fake.containers
 

@@ -13,7 +13,7 @@ from gangway.release.deployer import Run, Step, Wait, plan_lines
 from gangway.release.state import ContainerInfo, HostState, RoutingState
 
 from .conftest import MakeDeployer
-from .fake_host import TARGET
+from .fake_host import TARGET, backend_on
 
 IMAGE = "127.0.0.1:5000/notes:2.0.0"
 CONF = docker.ROUTER_CONFIG
@@ -78,8 +78,9 @@ def prove_and_switch(color: str, live: str = "none") -> list[str]:
 
 
 def retire(color: str) -> list[str]:
+    new = "green" if color == "blue" else "blue"
     return [
-        "wait watch http://127.0.0.1:8081",
+        f"wait watch {new}",
         f"wait drained notes-production-{color}",
         f"stop notes-production-{color} (grace 10s)",
     ]
@@ -206,10 +207,10 @@ def test_no_migrate_step_when_the_migrations_command_is_empty(
     assert not any(s.command.argv[:3] == ("docker", "run", "--rm") for s in runs(steps))
 
 
-def test_no_watch_wait_when_rollback_retires_with_watch_zero(
+def test_retiring_alone_drains_and_stops_without_a_watch(
     make_deployer: MakeDeployer,
 ) -> None:
-    steps = make_deployer().retire_steps(app("blue"), watch=0)
+    steps = make_deployer().retire_steps(app("blue"))
 
     assert [outline(step) for step in steps] == retire("blue")[1:]
 
@@ -235,11 +236,10 @@ def test_preview_route_keeps_live_blue_and_previews_green_then_switches(
     )
 
     preview, switched = router_writes(steps)
-    live_of = "listen 80;\n        location / {\n            set $backend "
-    preview_of = "listen 81;\n        location / {\n            set $backend "
-    assert live_of + "notes-production-blue;" in preview
-    assert preview_of + "notes-production-green;" in preview
-    assert live_of + "notes-production-green;" in switched
+    assert backend_on(preview, 80) == "notes-production-blue"
+    assert backend_on(preview, 81) == "notes-production-green"
+    assert backend_on(switched, 80) == "notes-production-green"
+    assert backend_on(switched, 81) is None
     assert '"nothing to preview"' in switched
     state_write = runs(steps)[-2]  # the switch ends with state.json; retire then stops blue
     assert state_write.command.purpose == f"write {docker.STATE_FILE}"
@@ -328,13 +328,19 @@ def test_plan_lines_group_by_phase_and_show_waits_as_comments(
     lines = plan_lines(steps)
 
     headers = [line for line in lines if line.startswith("# --- ")]
-    assert headers == ["# --- prepare", "# --- prove", "# --- switch", "# --- retire"]
+    assert headers == [
+        "# --- prepare",
+        "# --- prove",
+        "# --- switch",
+        "# --- watch",
+        "# --- retire",
+    ]
     assert lines[0] == "# --- prepare"
     assert lines[1].startswith("docker run --rm --pull=missing --network notes-production ")
     assert "# wait until Docker reports notes-production-green healthy (at most 30s)" in lines
     assert "# wait until http://127.0.0.1:8181/ready answers 2xx (at most 30s)" in lines
     assert (
-        "# wait while http://127.0.0.1:8081 is watched, the old color still running "
+        "# wait while green's error rate is watched, the old color still running "
         "(at most 60s)" in lines
     )
     assert "# wait until notes-production-blue has no request in flight (at most 30s)" in lines

@@ -12,6 +12,7 @@ COLORS: Final[tuple[Color, Color]] = ("blue", "green")
 LABEL: Final = "dev.gangway"
 STATE_DIR: Final = "/var/lib/gangway"
 NGINX_DIR: Final = f"{STATE_DIR}/nginx"
+LOG_DIR: Final = f"{STATE_DIR}/logs"
 HISTORY_FILE: Final = f"{STATE_DIR}/history.jsonl"
 STATE_FILE: Final = f"{STATE_DIR}/state.json"
 ROUTER_CONFIG: Final = f"{NGINX_DIR}/router.conf"
@@ -321,21 +322,40 @@ def open_connections(name: str) -> Command:
     )
 
 
-def switch_routes(target: Target, config: str, purpose: str) -> Command:
+def switch_routes(
+    target: Target, config: str, purpose: str, *, fresh_log: str | None = None
+) -> Command:
     """Install a new router config in one round trip: write it as a candidate, `nginx -t`
     it, and only if that passes, rename it over the live one and reload gracefully
-    (SIGHUP to the master, PID 1). A refused candidate is removed; nothing changes."""
+    (SIGHUP to the master, PID 1). A refused candidate is removed; nothing changes.
+    `fresh_log` is emptied just before the reload, so it counts the new routes only."""
     live = shlex.quote(ROUTER_CONFIG)
     candidate = shlex.quote(ROUTER_CONFIG + ".next")
+    empty = f": > {shlex.quote(fresh_log)} && " if fresh_log else ""
     script = (
-        f"cat > {candidate} && "
+        f"mkdir -p {LOG_DIR} && cat > {candidate} && "
         f"if ! nginx -t -q -c {candidate}; then rm -f {candidate}; exit 65; fi && "
-        f"mv {candidate} {live} && kill -HUP 1"
+        f"mv {candidate} {live} && {empty}kill -HUP 1"
     )
     return Command(
         ("docker", "exec", "--interactive", target.router, "sh", "-c", script),
         purpose,
         stdin=config,
+    )
+
+
+def read_status_log(target: Target, path: str) -> Command:
+    return Command(
+        (
+            "docker",
+            "exec",
+            target.router,
+            "sh",
+            "-c",
+            f"cat {shlex.quote(path)} 2>/dev/null || true",
+        ),
+        f"read {path}",
+        query=True,
     )
 
 

@@ -14,7 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gangway.commands.docker import PROXY_PORT, ROUTER_LIVE_PORT, ROUTER_PREVIEW_PORT, Color, Target
+from gangway.commands.docker import (
+    LOG_DIR,
+    PROXY_PORT,
+    ROUTER_LIVE_PORT,
+    ROUTER_PREVIEW_PORT,
+    Color,
+    Target,
+)
 
 _DOCKER_DNS = "127.0.0.11"
 
@@ -43,12 +50,16 @@ http {{
     proxy_read_timeout 300s;
     proxy_send_timeout 300s;
     client_max_body_size 10m;
+    # One status per line, per color: the post-deploy watch reads the new color's
+    # error rate from here, whatever the app exposes.
+    log_format gangway_status '$status';
 {servers}}}
 """
 
 _UPSTREAM = """\
     server {{
         listen {port};
+        {log}
         location / {{
             set $backend {backend};
             proxy_pass http://$backend:{backend_port};
@@ -56,6 +67,12 @@ _UPSTREAM = """\
         }}
     }}
 """
+
+
+def status_log(color: Color) -> str:
+    """The router's log of the statuses the live `color` answered."""
+    return f"{LOG_DIR}/{color}.log"
+
 
 _UNAVAILABLE = """\
     server {{
@@ -94,6 +111,7 @@ def router_config(
     else:
         live = _UPSTREAM.format(
             port=ROUTER_LIVE_PORT,
+            log=f"access_log {status_log(routes.live)} gangway_status;",
             backend=target.container(routes.live),
             backend_port=app_port,
             color=routes.live,
@@ -105,6 +123,7 @@ def router_config(
     else:
         preview = _UPSTREAM.format(
             port=ROUTER_PREVIEW_PORT,
+            log="access_log off;",
             backend=target.container(routes.preview),
             backend_port=app_port,
             color=routes.preview,
@@ -127,3 +146,9 @@ def proxy_config(target: Target, *, drain_seconds: int) -> str:
     }}
 """
     return _MAIN.format(role="proxy", shutdown=drain_seconds, dns=_DOCKER_DNS, servers=server)
+
+
+def count_statuses(log: str) -> tuple[int, int]:
+    """(requests, 5xx responses) in a status log."""
+    statuses = [line.strip() for line in log.splitlines() if line.strip()]
+    return len(statuses), sum(1 for status in statuses if status.startswith("5"))

@@ -313,6 +313,12 @@ class WatchConfig(Section):
         le=1,
         description="Share of 5xx responses (0 to 1) above which traffic goes back.",
     )
+    min_requests: int = Field(
+        default=20,
+        ge=1,
+        description="Requests the new color must have served in the window before its "
+        "error rate is judged; with fewer, the release is kept.",
+    )
 
 
 class EnvironmentConfig(Section):

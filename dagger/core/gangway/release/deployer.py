@@ -33,7 +33,13 @@ import anyio
 
 from gangway.commands import docker
 from gangway.commands.docker import Color, Command, Target, other
-from gangway.commands.nginx import Routes, proxy_config, router_config
+from gangway.commands.nginx import (
+    Routes,
+    count_statuses,
+    proxy_config,
+    router_config,
+    status_log,
+)
 from gangway.config import EnvironmentConfig, PipelineConfig
 from gangway.errors import CommandFailed, DeployFailed, HealthCheckFailed, LockHeld
 from gangway.execute import Executor
@@ -48,7 +54,7 @@ from gangway.release.state import (
     parse_inspect,
 )
 
-Phase = Literal["bootstrap", "prepare", "prove", "switch", "retire"]
+Phase = Literal["bootstrap", "prepare", "prove", "switch", "watch", "retire"]
 WaitKind = Literal["healthy", "ready", "watch", "drained"]
 
 
@@ -76,7 +82,7 @@ class Wait:
         what = {
             "healthy": f"until Docker reports {self.subject} healthy",
             "ready": f"until {self.subject} answers 2xx",
-            "watch": f"while {self.subject} is watched, the old color still running",
+            "watch": f"while {self.subject}'s error rate is watched, the old color still running",
             "drained": f"until {self.subject} has no request in flight",
         }[self.kind]
         return f"# wait {what} (at most {self.timeout:g}s)"
@@ -194,11 +200,16 @@ class Deployer:
         return steps
 
     def route_steps(self, routes: Routes, phase: Phase) -> list[Step]:
-        """Point the router at `routes` (tested with `nginx -t`, then a graceful reload)."""
+        """Point the router at `routes` (tested with `nginx -t`, then a graceful reload).
+        A color that becomes live starts with an empty status log: the watch reads it."""
+        fresh = status_log(routes.live) if routes.live and not routes.maintenance else None
         return [
             Run(
                 docker.switch_routes(
-                    self.target, self._router_text(routes), f"route {describe_routes(routes)}"
+                    self.target,
+                    self._router_text(routes),
+                    f"route {describe_routes(routes)}",
+                    fresh_log=fresh,
                 ),
                 phase,
             )
@@ -251,19 +262,22 @@ class Deployer:
             Run(docker.write_file(self.target, docker.STATE_FILE, switched.to_json()), "switch"),
         ]
 
-    def retire_steps(self, old: ContainerInfo | None, *, watch: float) -> list[Step]:
-        """Watch, drain and stop the old color (kept for rollback)."""
+    def watch_steps(self, release: Release, old: ContainerInfo | None) -> list[Step]:
+        """The watch window: the new color's error rate, with the old color still running
+        to go back to. Nothing to watch for when nothing was live before."""
+        if old is None or not old.running:
+            return []
+        return [Wait("watch", release.color, self.env.watch.window.total_seconds(), "watch")]
+
+    def retire_steps(self, old: ContainerInfo | None) -> list[Step]:
+        """Drain and stop the old color (kept for rollback)."""
         if old is None or not old.running:
             return []
         drain = self.env.health.drain_timeout.total_seconds()
-        steps: list[Step] = []
-        if watch > 0:
-            steps.append(Wait("watch", self.env.effective_url, watch, "retire"))
-        steps += [
+        return [
             Wait("drained", old.name, drain, "retire"),
             Run(docker.stop(old.name, 10), "retire"),
         ]
-        return steps
 
     def migrate_steps(self, release: Release) -> list[Step]:
         command = self.env.migrations.command
@@ -283,7 +297,8 @@ class Deployer:
             *self.migrate_steps(release),
             *self.start_steps(state, release, reuse=False),
             *self.prove_and_switch_steps(state, release),
-            *self.retire_steps(old, watch=self.env.watch.window.total_seconds()),
+            *self.watch_steps(release, old),
+            *self.retire_steps(old),
         ]
 
     def next_release(self, state: HostState, image: str, version: str) -> Release:
@@ -311,7 +326,7 @@ class Deployer:
         elif step.kind == "ready":
             self.wait_ready(step.subject, step.timeout)
         elif step.kind == "watch":
-            time.sleep(step.timeout)
+            self.watch(step.subject, step.timeout)
         else:
             self.wait_drained(step.subject, step.timeout)
 
@@ -365,6 +380,32 @@ class Deployer:
                 f"{probe.attempts} attempts)",
                 hint="the app runs but says it cannot serve: check its /ready reasons and logs",
             )
+
+    def watch(self, color: str, window: float) -> None:
+        """Read the new color's error rate through the window; over the threshold (with
+        enough requests to judge), fail at once so traffic goes back."""
+        watch = self.env.watch
+        shade: Color = "blue" if color == "blue" else "green"
+        log = status_log(shade)
+        deadline = time.monotonic() + window
+        total = errors = 0
+        while True:
+            total, errors = count_statuses(self.run(docker.read_status_log(self.target, log)))
+            if total >= watch.min_requests and errors / total > watch.max_error_rate:
+                raise DeployFailed(
+                    "watch",
+                    f"{color} answered {errors} of {total} requests with 5xx "
+                    f"({errors / total:.0%} > max_error_rate {watch.max_error_rate:.0%}); "
+                    "traffic went back to the previous release",
+                    hint="the release is stopped and kept: read its logs with "
+                    f"`docker logs {self.target.container(shade)}`",
+                )
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            time.sleep(min(0.5, left))
+        judged = "judged" if total >= watch.min_requests else "too few to judge"
+        self.progress.say(f"watch: {color} served {total} requests, {errors} 5xx ({judged})")
 
     def wait_drained(self, name: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -493,7 +534,16 @@ class Deployer:
                 ) from exc
             self.progress.say(f"switch: {release.color} ({version}) is live")
             try:
-                self.execute(self.retire_steps(old, watch=self.env.watch.window.total_seconds()))
+                self.execute(self.watch_steps(release, old))
+            except DeployFailed as exc:
+                self._switch_back(state, release)
+                record = self._record(
+                    "deploy", release, "rolled_back", started, started_at, previous=old, error=exc
+                )
+                self._append_history(record)
+                raise
+            try:
+                self.execute(self.retire_steps(old))
                 self.prune(self.read_state(), release)
             except (DeployFailed, CommandFailed) as exc:
                 self.progress.say(f"retire: warning: {exc} (the new release is live)")
@@ -502,6 +552,14 @@ class Deployer:
             return record
         finally:
             self.release_lock()
+
+    def _switch_back(self, state: HostState, release: Release) -> None:
+        """The watch failed: traffic back to the old color (it never stopped), the new
+        one stopped and kept for a look at its logs."""
+        self.progress.say(f"watch: going back to {state.routing.live} at once")
+        self.execute(self.route_steps(state.routing.routes(), "watch"))
+        self.run(docker.write_file(self.target, docker.STATE_FILE, state.routing.to_json()))
+        self.executor.run(docker.stop(self.target.container(release.color), 5), check=False)
 
     def _back_out(self, state: HostState, release: Release) -> None:
         """After a failure before the switch: stop the new color, clear the preview."""
@@ -620,7 +678,7 @@ class Deployer:
                     "rollback", str(exc).splitlines()[0], hint=f"{live.version} is still live"
                 ) from exc
             self.progress.say(f"switch: {idle} ({target.version}) is live")
-            self.execute(self.retire_steps(live, watch=0))
+            self.execute(self.retire_steps(live))
             record = self._record(
                 "rollback", release, "succeeded", started, started_at, previous=live
             )
