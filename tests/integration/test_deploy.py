@@ -258,6 +258,37 @@ def test_bad_release_fails_and_live_color_keeps_serving(
     assert stage.live_version() == "v2"
 
 
+def test_5xx_burst_after_the_switch_goes_back_within_the_watch_window(stage: Stage) -> None:
+    stage.deploy("v1")
+    with LoadGenerator(stage.url, clients=4, paths=("/notes?limit=5", "/health"),
+                       max_seconds=300) as load:  # fmt: skip
+        load.wait_for_requests(200, timeout=60)
+        began = load.mark("deploy")
+        proc = stage.gangway(
+            "deploy", "--env", "production", "--image", stage.images["v2"], "--version", "v2",
+            env={"GANGWAY_ENVIRONMENTS__PRODUCTION__ENV__APP_FAULT": "errors",
+                 "GANGWAY_ENVIRONMENTS__PRODUCTION__WATCH__WINDOW": "20s"},
+        )  # fmt: skip
+        ended = load.mark("returned")
+        after = len(load.samples())
+        load.wait_for_requests(after + 500, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert "error: watch: green answered" in proc.stderr
+    assert "traffic went back to the previous release" in proc.stderr
+    assert stage.live_version() == "v1"
+
+    # errors happened (the fault is real) but only while v2 was live: none before the
+    # deploy, none after gangway returned, and far fewer than the window could have held
+    during = load.summary(began, ended)
+    assert 0 < during.failed < during.requests
+    assert load.summary(None, began).failed == 0
+    assert load.summary(ended, None).failed == 0
+    status = stage.status()
+    assert status["live"]["version"] == "v1"
+    last = status["history"][-1]
+    assert (last["version"], last["outcome"], last["step"]) == ("v2", "rolled_back", "watch")
+
+
 def test_second_deploy_exits_3_naming_the_holder(stage: Stage) -> None:
     stage.deploy("v1")
     holder = subprocess.Popen(

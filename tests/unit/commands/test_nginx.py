@@ -170,3 +170,21 @@ def test_rendered_config_passes_nginx_t(
 
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
+
+
+def test_live_route_logs_each_status_to_its_colors_file_and_preview_does_not() -> None:
+    from gangway.commands.nginx import status_log
+
+    config = router_config(TARGET, Routes(live="green", preview="blue"), app_port=8000,
+                           drain_seconds=30)  # fmt: skip
+
+    assert "log_format gangway_status '$status';" in config
+    assert f"access_log {status_log('green')} gangway_status;" in config
+    assert status_log("blue") not in config
+
+
+def test_statuses_are_counted_with_their_5xx() -> None:
+    from gangway.commands.nginx import count_statuses
+
+    assert count_statuses("200\n500\n\n502\n404\n201\n") == (5, 2)
+    assert count_statuses("") == (0, 0)

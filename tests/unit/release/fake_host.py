@@ -51,6 +51,8 @@ class FakeHost:
     failures: dict[tuple[str, ...], Result] = field(default_factory=dict)
     images: set[str] = field(default_factory=set)
     in_flight: Callable[[str], str] = field(default=lambda _name: "")
+    # What the router's status logs read during the watch: path -> one status per line.
+    served: dict[str, str] = field(default_factory=dict)
     reloads: int = 0
 
     # -- building a host ---------------------------------------------------------------
@@ -219,7 +221,9 @@ class FakeHost:
             self.reloads += 1
             return OK
         if script.startswith("cat /var/lib/gangway/logs/"):  # read_status_log
-            return Result(0, self.files.get(script.split()[1], ""), "")
+            path = script.split()[1]
+            # `served` stands for the traffic a color answers after the switch
+            return Result(0, self.served.get(path, self.files.get(path, "")), "")
         if script.startswith('cat "'):  # read_file
             return Result(0, self.files.get(script.split('"')[1], ""), "")
         assert stdin is not None, argv

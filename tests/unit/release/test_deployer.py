@@ -654,3 +654,60 @@ def test_health_check_fails_at_once_when_docker_reports_unhealthy(
 
     polls = [c for c in executor.commands if c.purpose.startswith("read the state of")]
     assert len(polls) == 1
+
+
+WATCHED = {**QUICK, "environments.production.watch.window": "300ms"}
+GREEN_LOG = "/var/lib/gangway/logs/green.log"
+
+
+def test_error_burst_in_the_watch_window_sends_traffic_back_at_once(
+    make_deployer: MakeDeployer, ready_urls: list[str]
+) -> None:
+    fake = live_blue_host("2.0.0")
+    fake.add_history(record("2.0.0"))
+    fake.served[GREEN_LOG] = "200\n" * 10 + "500\n" * 30
+    executor = fake.executor()
+
+    with pytest.raises(DeployFailed) as caught:
+        make_deployer(executor, overrides=WATCHED).deploy(f"{REPO}:2.1.0")
+
+    assert caught.value.step == "watch"
+    assert "30 of 40 requests with 5xx (75% > max_error_rate 5%)" in caught.value.reason
+    assert backend_on(fake.files[docker.ROUTER_CONFIG], 80) == "notes-production-blue"
+    assert fake.files[docker.STATE_FILE] == '{"live": "blue", "maintenance": false}\n'
+    assert fake.running("notes-production-blue")  # it never stopped
+    assert not fake.running("notes-production-green")
+    last = fake.history()[-1]
+    assert (last["version"], last["outcome"], last["step"]) == ("2.1.0", "rolled_back", "watch")
+    assert LOCK not in fake.containers
+
+
+def test_errors_below_min_requests_are_not_judged_and_the_release_stays(
+    make_deployer: MakeDeployer, ready_urls: list[str]
+) -> None:
+    fake = live_blue_host("2.0.0")
+    fake.served[GREEN_LOG] = "500\n" * 5  # 5 < min_requests (20)
+    output = io.StringIO()
+
+    make_deployer(fake.executor(), overrides=WATCHED, progress=Progress(output)).deploy(
+        f"{REPO}:2.1.0"
+    )
+
+    assert backend_on(fake.files[docker.ROUTER_CONFIG], 80) == "notes-production-green"
+    assert "green served 5 requests, 5 5xx (too few to judge)" in output.getvalue()
+
+
+def test_a_healthy_watch_keeps_the_release_and_retires_the_old_color(
+    make_deployer: MakeDeployer, ready_urls: list[str]
+) -> None:
+    fake = live_blue_host("2.0.0")
+    fake.served[GREEN_LOG] = "200\n" * 100 + "503\n" * 2  # 2% <= 5%
+    output = io.StringIO()
+
+    make_deployer(fake.executor(), overrides=WATCHED, progress=Progress(output)).deploy(
+        f"{REPO}:2.1.0"
+    )
+
+    assert "green served 102 requests, 2 5xx (judged)" in output.getvalue()
+    assert fake.history()[-1]["outcome"] == "succeeded"
+    assert not fake.running("notes-production-blue")
