@@ -4,7 +4,7 @@
      └── GangwayError            base of every expected failure (exit 1)
           ├── ConfigError        pipeline.toml or its overrides are invalid (exit 2);
           │                      carries every ConfigProblem found, one per line
-          ├── UsageError         a command-line argument is wrong (exit 2)
+          ├── ReportUnreadable   a scan report is missing, not JSON or not Trivy's (exit 2)
           ├── CommandFailed      a docker command exited non-zero: argv, code, output
           ├── DeployFailed       a deploy or rollback stopped at a step; live traffic
           │    │                 was left on (or put back on) a proven release (exit 1)
@@ -108,12 +108,6 @@ class ConfigError(GangwayError):
     def __init__(self, problems: Iterable[ConfigProblem]) -> None:
         self.problems: Sequence[ConfigProblem] = tuple(problems)
         super().__init__("\n".join(problem.render() for problem in self.problems))
-
-
-class UsageError(GangwayError):
-    """A command-line argument is wrong; the message says what would be right."""
-
-    exit_code: ClassVar[int] = 2
 
 
 class CommandFailed(GangwayError):
