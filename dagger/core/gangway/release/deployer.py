@@ -515,18 +515,14 @@ class Deployer:
                 f"deploy: {version} -> {release.color}"
                 + (f" (live: {old.color} {old.version})" if old else " (first release)")
             )
+            steps = [
+                *self.migrate_steps(release),
+                *self.start_steps(state, release, reuse=False),
+                *self.prove_and_switch_steps(state, release),
+            ]
             try:
-                self.execute(self.migrate_steps(release))
-                self.execute(self.start_steps(state, release, reuse=False))
-                self.execute(self.prove_and_switch_steps(state, release))
-            except (DeployFailed, CommandFailed) as exc:
-                self._back_out(state, release)
-                record = self._record(
-                    "deploy", release, "failed", started, started_at, previous=old, error=exc
-                )
-                self._append_history(record)
-                if isinstance(exc, DeployFailed):
-                    raise
+                self._switch_or_back_out("deploy", state, release, steps, started, started_at)
+            except CommandFailed as exc:
                 raise DeployFailed(
                     "deploy",
                     str(exc),
@@ -552,6 +548,27 @@ class Deployer:
             return record
         finally:
             self.release_lock()
+
+    def _switch_or_back_out(
+        self,
+        action: Literal["deploy", "rollback"],
+        state: HostState,
+        release: Release,
+        steps: Sequence[Step],
+        started: float,
+        started_at: str,
+    ) -> None:
+        """Run the steps up to and including the switch; if one fails, nothing live has
+        changed: back out, record the failure, and let the error through."""
+        try:
+            self.execute(steps)
+        except (DeployFailed, CommandFailed) as exc:
+            self._back_out(state, release)
+            record = self._record(
+                action, release, "failed", started, started_at, previous=state.live, error=exc
+            )
+            self._append_history(record)
+            raise
 
     def _switch_back(self, state: HostState, release: Release) -> None:
         """The watch failed: traffic back to the old color (it never stopped), the new
@@ -665,15 +682,13 @@ class Deployer:
                 f"rollback: {live.version} ({live.color}) -> {target.version} ({idle})"
                 + (" from its kept container" if reuse else " recreated from its image")
             )
+            steps = [
+                *self.start_steps(state, release, reuse=reuse),
+                *self.prove_and_switch_steps(state, release),
+            ]
             try:
-                self.execute(self.start_steps(state, release, reuse=reuse))
-                self.execute(self.prove_and_switch_steps(state, release))
+                self._switch_or_back_out("rollback", state, release, steps, started, started_at)
             except (DeployFailed, CommandFailed) as exc:
-                self._back_out(state, release)
-                record = self._record(
-                    "rollback", release, "failed", started, started_at, previous=live, error=exc
-                )
-                self._append_history(record)
                 raise DeployFailed(
                     "rollback", str(exc).splitlines()[0], hint=f"{live.version} is still live"
                 ) from exc
