@@ -10,7 +10,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,6 @@ class Stage:
     preview_port: int
     environ: dict[str, str]
     images: dict[str, str]
-    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:

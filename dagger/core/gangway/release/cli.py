@@ -13,6 +13,7 @@ from gangway.errors import ConfigError, ConfigProblem, DeployFailed, ValueSource
 from gangway.execute import DockerCli
 from gangway.release.deployer import Deployer, plan_lines, version_of
 from gangway.release.progress import Progress
+from gangway.release.state import ReleaseRecord
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -122,7 +123,7 @@ def run_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_record(record: Any, as_json: bool) -> None:
+def _print_record(record: ReleaseRecord, as_json: bool) -> None:
     if as_json:
         print(record.to_json())
     else:
