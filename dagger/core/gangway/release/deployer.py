@@ -4,16 +4,17 @@ A deploy, in order (DESIGN.md, "Blue-green protocol"):
 
     lock -> bootstrap (network, state volume, router, proxy; first deploy only)
          -> migrate (one-off container of the new image)
-         -> start the idle color -> Docker health `healthy`
-         -> preview route -> /ready through the preview port
-         -> switch (router config, nginx -t, graceful reload)          <- point of no return
-         -> watch window (old color still running)
+         -> start the idle color, preview route to it -> Docker health `healthy`
+         -> /ready through the preview port
+         -> switch (router config, nginx -t, graceful reload in one exec)
+         -> watch window: the new color's 5xx share, the old color still running
          -> drain the old color (no request in flight) -> stop it (kept for rollback)
          -> prune releases beyond `retain` -> history -> unlock
 
 Anything that fails before the switch leaves the live color untouched: the new
-container is stopped (its logs shown) and the preview route is cleared. The steps are
-data (`Step`), so `gangway plan` prints the very commands a deploy would run.
+container is stopped (its logs shown) and the preview route is cleared. A watch that
+trips switches back to the old color at once. The steps are data (`Step`), so
+`gangway plan` prints the very commands a deploy would run.
 """
 
 from __future__ import annotations
