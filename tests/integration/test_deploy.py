@@ -288,6 +288,29 @@ def test_5xx_burst_after_the_switch_goes_back_within_the_watch_window(stage: Sta
     assert (last["version"], last["outcome"], last["step"]) == ("v2", "rolled_back", "watch")
 
 
+def test_a_removed_router_comes_back_with_the_hosts_live_color_and_history(
+    stage: Stage,
+) -> None:
+    stage.deploy("v1")  # live: blue
+    docker("rm", "--force", f"{stage.app}-production-router")
+
+    stage.deploy("v2")
+
+    # the recreated router read the volume: v1 was live on blue, so v2 went to green and
+    # v1 was retired and kept, not replaced as if nothing had been live
+    status = stage.status()
+    assert (status["live"]["version"], status["live"]["color"]) == ("v2", "green")
+    assert {(c["color"], c["version"]) for c in status["containers"]} == {
+        ("blue", "v1"),
+        ("green", "v2"),
+    }
+    assert [(h["version"], h["previous_version"]) for h in status["history"]] == [
+        ("v1", ""),
+        ("v2", "v1"),
+    ]
+    assert stage.live_version() == "v2"
+
+
 def test_second_deploy_exits_3_naming_the_holder(stage: Stage) -> None:
     stage.deploy("v1")
     holder = subprocess.Popen(

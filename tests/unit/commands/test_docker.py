@@ -301,10 +301,26 @@ def test_seed_file_writes_into_the_volume_from_a_throwaway_container() -> None:
         "docker", "run", "--rm", "--interactive", "--pull=missing", "--network=none",
         "--volume", "notes-production-state:/var/lib/gangway", "--entrypoint", "sh",
         "nginx:1.27-alpine", "-c",
-        "mkdir -p $(dirname /var/lib/gangway/nginx/proxy.conf)"
-        " && cat > /var/lib/gangway/nginx/proxy.conf",
+        "mkdir -p $(dirname /var/lib/gangway/nginx/proxy.conf) && "
+        "if [ -s /var/lib/gangway/nginx/proxy.conf ]; then cat > /dev/null; "
+        "else cat > /var/lib/gangway/nginx/proxy.conf; fi",
     )  # fmt: skip
     assert command.stdin == "conf"
+
+
+@pytest.mark.parametrize(("before", "after"), [(None, "new"), ("", "new"), ("kept", "kept")])
+def test_seed_script_never_overwrites_what_the_volume_holds(
+    tmp_path: Path, before: str | None, after: str
+) -> None:
+    path = tmp_path / "nginx" / "state.json"
+    if before is not None:
+        path.parent.mkdir()
+        path.write_text(before)
+    script = docker.seed_file(TARGET, "nginx", str(path), "new").argv[-1]
+
+    subprocess.run(["sh", "-c", script], input="new", text=True, check=True)
+
+    assert path.read_text() == after
 
 
 def test_network_and_volume_are_labelled_for_the_environment() -> None:

@@ -173,7 +173,9 @@ class FakeHost:
         if "--rm" in argv:
             if "--entrypoint" in argv and _after(argv, "--entrypoint") == "sh":  # seed a file
                 assert stdin is not None
-                self.files[argv[-1].rsplit("> ", 1)[1]] = stdin
+                path = re.findall(r"else cat > (\S+);", argv[-1])[0]
+                if not self.files.get(path):  # only when absent, like the real script
+                    self.files[path] = stdin
             return OK  # a one-off task (migrations)
         name = _after(argv, "--name")
         if name in self.containers:

@@ -174,12 +174,18 @@ def create_volume(target: Target) -> Command:
 
 
 def seed_file(target: Target, image: str, path: str, content: str) -> Command:
-    """Write one file into the state volume before the proxies that read it start."""
+    """Write one file into the state volume before the proxies that read it start — only
+    if it is not there yet: a router recreated over a kept volume must come back with
+    the live color and history the host already had."""
     quoted = shlex.quote(path)
+    script = (
+        f"mkdir -p $(dirname {quoted}) && "
+        f"if [ -s {quoted} ]; then cat > /dev/null; else cat > {quoted}; fi"
+    )
     return Command(
         ("docker", "run", "--rm", "--interactive", "--pull=missing", "--network=none",
          "--volume", f"{target.state_volume}:{STATE_DIR}", "--entrypoint", "sh",
-         image, "-c", f"mkdir -p $(dirname {quoted}) && cat > {quoted}"),
+         image, "-c", script),
         f"write {path} into {target.state_volume}",
         stdin=content,
     )  # fmt: skip
