@@ -243,7 +243,6 @@ def test_stop_gives_the_container_its_grace_period() -> None:
 def test_start_remove_and_pull_are_single_verbs() -> None:
     assert docker.start("x").argv == ("docker", "start", "x")
     assert docker.remove("x").argv == ("docker", "rm", "--force", "x")
-    assert docker.pull("img:1").argv == ("docker", "pull", "img:1")
     assert docker.remove_image("img:1").argv == ("docker", "image", "rm", "img:1")
 
 
@@ -352,7 +351,6 @@ def test_list_containers_filters_on_app_and_environment_labels() -> None:
         docker.list_containers(TARGET),
         docker.inspect_containers(["a", "b"]),
         docker.inspect_image("notes:1"),
-        docker.list_images("notes"),
         docker.read_file(TARGET, docker.STATE_FILE),
         docker.inspect_network(TARGET),
         docker.logs("notes-production-blue"),

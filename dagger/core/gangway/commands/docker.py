@@ -114,15 +114,6 @@ def inspect_image(ref: str) -> Command:
     return Command(("docker", "image", "inspect", ref), f"inspect image {ref}", query=True)
 
 
-def list_images(repository: str) -> Command:
-    """Local images of the app's repository, newest first, one JSON object per line."""
-    return Command(
-        ("docker", "image", "ls", "--no-trunc", "--format", "{{json .}}", repository),
-        f"list local images of {repository}",
-        query=True,
-    )
-
-
 def read_file(target: Target, path: str) -> Command:
     """Print a file of the host state (empty output when it does not exist yet)."""
     return Command(
@@ -240,10 +231,6 @@ def remove(name: str) -> Command:
 
 def remove_image(ref: str) -> Command:
     return Command(("docker", "image", "rm", ref), f"remove image {ref}")
-
-
-def pull(image: str) -> Command:
-    return Command(("docker", "pull", image), f"pull {image}")
 
 
 def logs(name: str, tail: int = 40) -> Command:

@@ -33,20 +33,20 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "failing with exit 3",
     )
 
+    release = argparse.ArgumentParser(add_help=False)
+    release.add_argument("--image", required=True, help="image reference to deploy")
+    release.add_argument("--version", help="version to record (default: the image tag)")
+
     plan = commands.add_parser(
-        "plan", parents=[common, env],
+        "plan", parents=[common, env, release],
         help="print the docker commands a deploy would run; changes nothing",
     )  # fmt: skip
-    plan.add_argument("--image", required=True, help="image reference to deploy")
-    plan.add_argument("--version", help="version to record (default: the image tag)")
     plan.set_defaults(command=run_plan)
 
     deploy = commands.add_parser(
-        "deploy", parents=[common, env, json_flag, waiting],
+        "deploy", parents=[common, env, release, json_flag, waiting],
         help="deploy an image blue-green with zero downtime",
     )  # fmt: skip
-    deploy.add_argument("--image", required=True, help="image reference to deploy")
-    deploy.add_argument("--version", help="version to record (default: the image tag)")
     deploy.set_defaults(command=run_deploy)
 
     rollback = commands.add_parser(
