@@ -73,6 +73,19 @@ class Stage:
             check=False,
         )
 
+    def start_deploy(self, version: str, **env: str) -> subprocess.Popen[str]:
+        """A deploy in the background, returned once it holds the lock."""
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gangway", "--config", str(self.config), "deploy", "--env",
+             "production", "--image", self.images[version], "--version", version],
+            env={**self.environ, **env},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        wait_for("the first deploy to take the lock",
+                 lambda: "locked by" in self.gangway("lock", "status", "--env",
+                                                     "production").stdout)  # fmt: skip
+        return process
+
     def deploy(self, version: str, *, env: dict[str, str] | None = None) -> None:
         proc = self.gangway("deploy", "--env", "production", "--image", self.images[version],
                             "--version", version, env=env)  # fmt: skip
@@ -313,16 +326,8 @@ def test_a_removed_router_comes_back_with_the_hosts_live_color_and_history(
 
 def test_second_deploy_exits_3_naming_the_holder(stage: Stage) -> None:
     stage.deploy("v1")
-    holder = subprocess.Popen(
-        [sys.executable, "-m", "gangway", "--config", str(stage.config), "deploy", "--env",
-         "production", "--image", stage.images["v2"], "--version", "v2"],
-        env={**stage.environ, "GANGWAY_ACTOR": "first-deployer"},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    holder = stage.start_deploy("v2", GANGWAY_ACTOR="first-deployer")
     try:
-        wait_for("the first deploy to take the lock",
-                 lambda: "locked by" in stage.gangway("lock", "status", "--env",
-                                                      "production").stdout)  # fmt: skip
         second = stage.gangway("deploy", "--env", "production", "--image", stage.images["v3"])
         assert second.returncode == 3
         assert "locked by first-deployer@" in second.stderr
@@ -334,14 +339,7 @@ def test_second_deploy_exits_3_naming_the_holder(stage: Stage) -> None:
 
 def test_lock_wait_queues_behind_a_running_deploy(stage: Stage) -> None:
     stage.deploy("v1")
-    first = subprocess.Popen(
-        [sys.executable, "-m", "gangway", "--config", str(stage.config), "deploy", "--env",
-         "production", "--image", stage.images["v2"], "--version", "v2"],
-        env=stage.environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    wait_for("the first deploy to take the lock",
-             lambda: "locked by" in stage.gangway("lock", "status", "--env",
-                                                  "production").stdout)  # fmt: skip
+    first = stage.start_deploy("v2")
     second = stage.gangway("deploy", "--env", "production", "--image", stage.images["v3"],
                            "--version", "v3", "--lock-wait", "2m")  # fmt: skip
     first.communicate(timeout=120)
