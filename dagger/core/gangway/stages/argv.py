@@ -1,0 +1,99 @@
+"""The command lines the stages run, as pure functions: both runners use these.
+
+The local runner runs them with subprocess on the host; the Dagger module runs them
+with `with_exec` in containers. Paths are given by the caller, since the repository
+lives at different places (the checkout, or /src in a container).
+"""
+
+from __future__ import annotations
+
+from gangway.config import PipelineConfig
+
+UNIT_TEST_MARK = "not integration"
+DEPLOYED_SUITE = "tests/deployed"
+# The smoke subset of the deployed suite, run against the preview route before a switch.
+SMOKE_MARK = "smoke"
+
+
+def gangway_argv(config_path: str, *args: str) -> list[str]:
+    """`gangway --config PATH ...`: the core's CLI with an explicit config file."""
+    return ["gangway", "--config", config_path, *args]
+
+
+def unit_test_argv(*, junit_xml: str | None = None) -> list[str]:
+    """The test stage: unit and app tests (PostgreSQL from tests/pg.py or the test URL)."""
+    argv = ["python", "-m", "pytest", "-m", UNIT_TEST_MARK, "-q", "-p", "no:cacheprovider"]
+    if junit_xml:
+        argv += ["--junit-xml", junit_xml]
+    return argv
+
+
+def deploy_argv(
+    config_path: str,
+    environment: str,
+    image: str,
+    *,
+    version: str | None = None,
+    lock_wait: str | None = None,
+    allow_destructive: bool = False,
+) -> list[str]:
+    """`gangway deploy` of one image to one environment, as the deploy stages run it."""
+    argv = gangway_argv(config_path, "deploy", "--env", environment, "--image", image)
+    if version:
+        argv += ["--version", version]
+    if lock_wait:
+        argv += ["--lock-wait", lock_wait]
+    if allow_destructive:
+        argv.append("--allow-destructive")
+    return argv
+
+
+def rollback_argv(config_path: str, environment: str, *, to: str | None = None) -> list[str]:
+    """`gangway rollback` to the previous (or a named) release."""
+    argv = gangway_argv(config_path, "rollback", "--env", environment)
+    if to:
+        argv += ["--to", to]
+    return argv
+
+
+def status_argv(config_path: str, environment: str, *, json: bool = False) -> list[str]:
+    """`gangway status` of one environment."""
+    argv = gangway_argv(config_path, "status", "--env", environment)
+    if json:
+        argv.append("--json")
+    return argv
+
+
+def integration_test_argv(
+    base_url: str, *, smoke: bool = False, junit_xml: str | None = None
+) -> list[str]:
+    """The deployed-app suite against `base_url` (the smoke subset before a switch)."""
+    argv = ["python", "-m", "pytest", DEPLOYED_SUITE, "-q", "-p", "no:cacheprovider"]
+    argv += ["--base-url", base_url]
+    if smoke:
+        argv += ["-m", SMOKE_MARK]
+    if junit_xml:
+        argv += ["--junit-xml", junit_xml]
+    return argv
+
+
+def image_ref(config: PipelineConfig, tag: str) -> str:
+    """`registry/repository:tag`, the name an image is published and deployed under."""
+    repository = config.image.repository or config.app.name
+    return f"{config.registry.address}/{repository}:{tag}"
+
+
+def publish_tags(version: str) -> tuple[str, str]:
+    """The tags a build is published under: its version (the commit) and `latest`."""
+    return (version, "latest")
+
+
+def build_args(config: PipelineConfig, *, version: str, revision: str) -> dict[str, str]:
+    """The Dockerfile's build arguments, for `docker build` and Dagger's `docker_build`."""
+    return {
+        "BASE_IMAGE": config.image.base_image,
+        "BUILDER_IMAGE": config.image.builder_image,
+        "PIP_NO_INDEX": "1" if config.image.pip_no_index else "0",
+        "VERSION": version,
+        "REVISION": revision,
+    }

@@ -1,0 +1,50 @@
+"""The stage command lines both runners share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gangway.config import load_config
+from gangway.stages import argv
+
+
+def test_deploy_argv_names_config_env_image_and_version() -> None:
+    assert argv.deploy_argv("/src/pipeline.toml", "production", "r/notes:abc", version="abc") == [
+        "gangway", "--config", "/src/pipeline.toml", "deploy", "--env", "production",
+        "--image", "r/notes:abc", "--version", "abc",
+    ]  # fmt: skip
+
+
+def test_deploy_argv_optional_flags() -> None:
+    got = argv.deploy_argv("p.toml", "staging", "i:1", lock_wait="5m", allow_destructive=True)
+    assert got[-3:] == ["--lock-wait", "5m", "--allow-destructive"]
+    assert "--version" not in got
+
+
+def test_rollback_and_status() -> None:
+    assert argv.rollback_argv("p.toml", "production", to="v1")[3:] == [
+        "rollback", "--env", "production", "--to", "v1"
+    ]  # fmt: skip
+    assert argv.rollback_argv("p.toml", "staging")[-1] == "staging"
+    assert argv.status_argv("p.toml", "staging", json=True)[-1] == "--json"
+
+
+def test_integration_test_argv_runs_the_deployed_suite_against_a_url() -> None:
+    got = argv.integration_test_argv("http://127.0.0.1:8080", smoke=True)
+    assert got[:4] == ["python", "-m", "pytest", "tests/deployed"]
+    assert got[got.index("--base-url") + 1] == "http://127.0.0.1:8080"
+    assert got[-2:] == ["-m", "smoke"]
+    assert argv.unit_test_argv()[3:5] == ["-m", "not integration"]
+    assert argv.unit_test_argv(junit_xml="t.xml")[-2:] == ["--junit-xml", "t.xml"]
+
+
+def test_image_ref_and_build_args(minimal_config: Path) -> None:
+    pipeline = load_config(minimal_config)
+    ref = argv.image_ref(pipeline, "abc123")
+    repository = pipeline.image.repository or pipeline.app.name
+    assert ref == f"{pipeline.registry.address}/{repository}:abc123"
+    assert argv.publish_tags("abc123") == ("abc123", "latest")
+    args = argv.build_args(pipeline, version="abc123", revision="deadbeef")
+    assert args["VERSION"] == "abc123"
+    assert args["REVISION"] == "deadbeef"
+    assert args["BASE_IMAGE"] == pipeline.image.base_image
