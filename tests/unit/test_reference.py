@@ -55,6 +55,7 @@ def test_reference_has_one_section_per_table_in_file_order() -> None:
         "### `[registry]`",
         "### `[scan]`",
         "### `[[scan.ignore]]`",
+        "### `[stages]`",
         "### `[proxy]`",
         "### `[database]`",
         "### `[environments.staging]` and `[environments.production]`",

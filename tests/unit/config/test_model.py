@@ -366,3 +366,22 @@ def test_a_config_built_in_code_has_no_origin() -> None:
     )
 
     assert config.origin is None
+
+
+def test_stage_commands_that_take_a_url_must_contain_the_placeholder(
+    write_config: WriteConfig, minimal_toml: str
+) -> None:
+    path = write_config(
+        minimal_toml + '[stages]\nintegration_test = ["pytest", "tests/deployed"]\nsmoke = []\n'
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert "stages.integration_test: must contain {url}" in str(info.value)
+
+
+def test_an_empty_smoke_command_turns_smoke_tests_off(
+    write_config: WriteConfig, minimal_toml: str
+) -> None:
+    config = load_config(write_config(minimal_toml + "[stages]\nsmoke = []\n"))
+    assert config.stages.smoke == []
+    assert "{url}" in config.stages.integration_test

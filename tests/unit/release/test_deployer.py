@@ -6,6 +6,7 @@ import io
 import json
 import os
 import socket
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -711,3 +712,35 @@ def test_a_healthy_watch_keeps_the_release_and_retires_the_old_color(
     assert "green served 102 requests, 2 5xx (judged)" in output.getvalue()
     assert fake.history()[-1]["outcome"] == "succeeded"
     assert not fake.running("notes-production-blue")
+
+
+def test_smoke_command_gets_the_url_and_passes(make_deployer: MakeDeployer) -> None:
+    deployer = make_deployer()
+    deployer.smoke = (
+        sys.executable, "-c", "import sys; sys.exit(sys.argv[1] != 'http://x:1')", "{url}"
+    )  # fmt: skip
+    deployer.run_smoke("http://x:1", 30)
+
+
+def test_failing_smoke_command_fails_the_deploy_with_its_output(
+    make_deployer: MakeDeployer,
+) -> None:
+    deployer = make_deployer()
+    deployer.smoke = (sys.executable, "-c", "print('2 failed'); raise SystemExit(1)", "{url}")
+    with pytest.raises(DeployFailed, match=r"smoke: smoke tests failed against http://x:1") as info:
+        deployer.run_smoke("http://x:1", 30)
+    assert "2 failed" in info.value.logs
+
+
+def test_smoke_command_that_hangs_is_bounded(make_deployer: MakeDeployer) -> None:
+    deployer = make_deployer()
+    deployer.smoke = (sys.executable, "-c", "import time; time.sleep(30)", "{url}")
+    with pytest.raises(DeployFailed, match=r"did not finish within 0\.5s"):
+        deployer.run_smoke("http://x:1", 0.5)
+
+
+def test_missing_smoke_program_says_so(make_deployer: MakeDeployer) -> None:
+    deployer = make_deployer()
+    deployer.smoke = ("no-such-program-here", "{url}")
+    with pytest.raises(DeployFailed, match="smoke command not found: no-such-program-here"):
+        deployer.run_smoke("http://x:1", 5)

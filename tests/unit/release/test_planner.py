@@ -347,3 +347,26 @@ def test_plan_lines_group_by_phase_and_show_waits_as_comments(
     assert lines[-1] == "docker stop --time 10 notes-production-blue"
     assert lines[lines.index("# --- switch") + 1].endswith("bytes on stdin)")
     assert len(lines) == len(steps) + len(headers)
+
+
+def test_smoke_tests_run_between_ready_and_the_switch(make_deployer: MakeDeployer) -> None:
+    deployer = make_deployer()
+    deployer.smoke = ("pytest", "--base-url", "{url}")
+    state = host(ROUTER, PROXY, app("blue"), live="blue")
+    steps = deployer.deploy_steps(state, IMAGE, "2.0.0")
+    kinds = [step.kind for step in steps if isinstance(step, Wait)]
+    assert kinds == ["healthy", "ready", "smoke", "watch", "drained"]
+    smoke = next(step for step in steps if isinstance(step, Wait) and step.kind == "smoke")
+    assert smoke.subject == f"http://127.0.0.1:{deployer.env.preview_port}"
+    assert smoke.timeout == 120
+    switch = next(i for i, s in enumerate(steps) if s.phase == "switch")
+    assert steps.index(smoke) < switch
+    assert "# wait until the smoke tests pass against http://127.0.0.1:" in "\n".join(
+        plan_lines(steps)
+    )
+
+
+def test_no_smoke_step_without_a_smoke_command(make_deployer: MakeDeployer) -> None:
+    state = host(ROUTER, PROXY, app("blue"), live="blue")
+    steps = make_deployer().deploy_steps(state, IMAGE, "2.0.0")
+    assert all(step.kind != "smoke" for step in steps if isinstance(step, Wait))

@@ -29,13 +29,18 @@ def test_rollback_and_status() -> None:
     assert argv.status_argv("p.toml", "staging", json=True)[-1] == "--json"
 
 
-def test_integration_test_argv_runs_the_deployed_suite_against_a_url() -> None:
-    got = argv.integration_test_argv("http://127.0.0.1:8080", smoke=True)
-    assert got[:4] == ["python", "-m", "pytest", "tests/deployed"]
-    assert got[got.index("--base-url") + 1] == "http://127.0.0.1:8080"
-    assert got[-2:] == ["-m", "smoke"]
-    assert argv.unit_test_argv()[3:5] == ["-m", "not integration"]
-    assert argv.unit_test_argv(junit_xml="t.xml")[-2:] == ["--junit-xml", "t.xml"]
+def test_integration_test_argv_puts_the_url_in(minimal_config: Path) -> None:
+    pipeline = load_config(minimal_config)
+    got = argv.integration_test_argv(pipeline, "http://127.0.0.1:8080")
+    assert got == [
+        "python", "-m", "pytest", "tests/deployed", "-q", "--base-url", "http://127.0.0.1:8080"
+    ]  # fmt: skip
+    assert argv.tests_argv(pipeline) == ["python", "-m", "pytest", "-m", "not integration", "-q"]
+
+
+def test_deploy_argv_passes_the_smoke_command_with_its_placeholder() -> None:
+    got = argv.deploy_argv("p.toml", "production", "i:1", smoke=["pytest", "--base-url", "{url}"])
+    assert got[got.index("--smoke") + 1] == "pytest --base-url '{url}'"
 
 
 def test_image_ref_and_build_args(minimal_config: Path) -> None:

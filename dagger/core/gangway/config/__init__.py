@@ -26,6 +26,7 @@ from gangway.config.model import (
     RegistryConfig,
     ScanConfig,
     ScanIgnore,
+    StagesConfig,
     WatchConfig,
     WebhookConfig,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "RegistryConfig",
     "ScanConfig",
     "ScanIgnore",
+    "StagesConfig",
     "WatchConfig",
     "WebhookConfig",
     "config_document",

@@ -260,6 +260,73 @@ class ScanConfig(Section):
     )
 
 
+URL_PLACEHOLDER = "{url}"
+
+
+def _needs_url(value: list[str], *, allow_empty: bool) -> list[str]:
+    if not value and allow_empty:
+        return value
+    if not value:
+        raise PydanticCustomError("empty_command", "must name a command to run")
+    if not any(URL_PLACEHOLDER in part for part in value):
+        raise PydanticCustomError(
+            "url_placeholder",
+            "must contain {placeholder}, where the environment's base URL goes",
+            {"placeholder": URL_PLACEHOLDER},
+        )
+    return value
+
+
+class StagesConfig(Section):
+    """The commands of the pipeline's test stages, run from the repository root."""
+
+    test: list[str] = Field(
+        default_factory=lambda: ["python", "-m", "pytest", "-m", "not integration", "-q"],
+        min_length=1,
+        description="The test stage: unit tests and anything else that needs no deployment.",
+    )
+    integration_test: list[str] = Field(
+        default_factory=lambda: [
+            "python",
+            "-m",
+            "pytest",
+            "tests/deployed",
+            "-q",
+            "--base-url",
+            "{url}",
+        ],
+        description="The integration-test stage, against staging's base URL (`{url}`).",
+    )
+    smoke: list[str] = Field(
+        default_factory=lambda: [
+            "python",
+            "-m",
+            "pytest",
+            "tests/deployed",
+            "-q",
+            "-m",
+            "smoke",
+            "--base-url",
+            "{url}",
+        ],
+        description="Run against the new color's preview URL (`{url}`) before production "
+        "switches to it; a failure backs the release out. `[]`: no smoke tests.",
+    )
+    smoke_timeout: Duration = Field(
+        default=timedelta(minutes=2), description="Bound on the smoke command's run time."
+    )
+
+    @field_validator("integration_test")
+    @classmethod
+    def _integration_has_url(cls, value: list[str]) -> list[str]:
+        return _needs_url(value, allow_empty=False)
+
+    @field_validator("smoke")
+    @classmethod
+    def _smoke_has_url(cls, value: list[str]) -> list[str]:
+        return _needs_url(value, allow_empty=True)
+
+
 class ProxyConfig(Section):
     """The nginx proxy that owns the public port and switches blue and green."""
 
@@ -483,6 +550,9 @@ class PipelineConfig(Section):
     image: ImageConfig = Field(default_factory=ImageConfig, description="Image build.")
     registry: RegistryConfig = Field(default_factory=RegistryConfig, description="Registry.")
     scan: ScanConfig = Field(default_factory=ScanConfig, description="Vulnerability gate.")
+    stages: StagesConfig = Field(
+        default_factory=StagesConfig, description="Commands of the test stages."
+    )
     proxy: ProxyConfig = Field(default_factory=ProxyConfig, description="Proxy.")
     database: DatabaseConfig = Field(default_factory=DatabaseConfig, description="Database.")
     environments: EnvironmentsConfig = Field(description="Deployment targets.")

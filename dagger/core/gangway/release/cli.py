@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from typing import Any
 
@@ -36,6 +37,13 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     release = argparse.ArgumentParser(add_help=False)
     release.add_argument("--image", required=True, help="image reference to deploy")
     release.add_argument("--version", help="version to record (default: the image tag)")
+    release.add_argument(
+        "--smoke",
+        metavar="COMMAND",
+        help="a command run on this machine against the new color's preview URL, given "
+        "as {url}, before the switch; a failure backs the release out "
+        '(e.g. "pytest tests/deployed -m smoke --base-url {url}")',
+    )
 
     plan = commands.add_parser(
         "plan", parents=[common, env, release],
@@ -84,7 +92,26 @@ def _deployer(args: argparse.Namespace, *, quiet: bool = False) -> Deployer:
     config = load_config(config_path(args))
     env = config.environment(args.env)
     executor = DockerCli(env.docker_host, os.environ)
-    return Deployer(config, args.env, executor, Progress(quiet=quiet))
+    return Deployer(config, args.env, executor, Progress(quiet=quiet), smoke=_smoke(args))
+
+
+def _smoke(args: argparse.Namespace) -> tuple[str, ...]:
+    raw: str | None = getattr(args, "smoke", None)
+    if not raw:
+        return ()
+    problem = ""
+    try:
+        command = tuple(shlex.split(raw))
+    except ValueError as exc:
+        problem, command = f"cannot split into words: {exc}", ()
+    if not problem and not any("{url}" in part for part in command):
+        problem = "must contain {url}, where the preview URL goes"
+    if problem:
+        raise ConfigError(
+            [ConfigProblem(problem, key="--smoke", value=raw,
+                           source=ValueSource("override", "--smoke"))]
+        )  # fmt: skip
+    return command
 
 
 def _lock_wait(args: argparse.Namespace) -> float:

@@ -23,6 +23,7 @@ import getpass
 import json
 import os
 import socket
+import subprocess
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -56,7 +57,7 @@ from gangway.release.state import (
 )
 
 Phase = Literal["bootstrap", "prepare", "prove", "switch", "watch", "retire"]
-WaitKind = Literal["healthy", "ready", "watch", "drained"]
+WaitKind = Literal["healthy", "ready", "smoke", "watch", "drained"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class Wait:
         what = {
             "healthy": f"until Docker reports {self.subject} healthy",
             "ready": f"until {self.subject} answers 2xx",
+            "smoke": f"until the smoke tests pass against {self.subject}",
             "watch": f"while {self.subject}'s error rate is watched, the old color still running",
             "drained": f"until {self.subject} has no request in flight",
         }[self.kind]
@@ -127,6 +129,8 @@ class Deployer:
     executor: Executor
     progress: Progress = field(default_factory=Progress)
     who: str = ""
+    # Run on this machine against the preview URL (`{url}`) before the switch.
+    smoke: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.env: EnvironmentConfig = self.config.environment(self.environment)
@@ -259,9 +263,17 @@ class Deployer:
             *self.route_steps(routing.routes(preview=release.color), "prove"),
             Wait("healthy", self.target.container(release.color), timeout, "prove"),
             Wait("ready", preview_url + health.ready_path, timeout, "prove"),
+            *self.smoke_steps(preview_url),
             *self.route_steps(switched.routes(), "switch"),
             Run(docker.write_file(self.target, docker.STATE_FILE, switched.to_json()), "switch"),
         ]
+
+    def smoke_steps(self, preview_url: str) -> list[Step]:
+        """The smoke tests against the new color, through the preview route."""
+        if not self.smoke:
+            return []
+        timeout = self.config.stages.smoke_timeout.total_seconds()
+        return [Wait("smoke", preview_url, timeout, "prove")]
 
     def watch_steps(self, release: Release, old: ContainerInfo | None) -> list[Step]:
         """The watch window: the new color's error rate, with the old color still running
@@ -326,6 +338,8 @@ class Deployer:
             self.wait_healthy(step.subject, step.timeout)
         elif step.kind == "ready":
             self.wait_ready(step.subject, step.timeout)
+        elif step.kind == "smoke":
+            self.run_smoke(step.subject, step.timeout)
         elif step.kind == "watch":
             self.watch(step.subject, step.timeout)
         else:
@@ -363,6 +377,34 @@ class Deployer:
                     logs=self._logs(name),
                 )
             time.sleep(interval)
+
+    def run_smoke(self, url: str, timeout: float) -> None:
+        """Run the smoke command against `url`; a failure or a timeout backs out."""
+        argv = [part.replace("{url}", url) for part in self.smoke]
+        hint = "the new color answers but fails its smoke tests; nothing live changed"
+        try:
+            proc = subprocess.run(
+                argv, capture_output=True, text=True, timeout=timeout, check=False
+            )
+        except FileNotFoundError:
+            raise DeployFailed(
+                "smoke", f"smoke command not found: {argv[0]}", hint="check [stages] smoke"
+            ) from None
+        except subprocess.TimeoutExpired as exc:
+            output = exc.stdout if isinstance(exc.stdout, str) else ""
+            raise DeployFailed(
+                "smoke",
+                f"smoke tests did not finish within {timeout:g}s",
+                hint=hint,
+                logs=_tail(output),
+            ) from None
+        if proc.returncode != 0:
+            raise DeployFailed(
+                "smoke",
+                f"smoke tests failed against {url} (exit {proc.returncode})",
+                hint=hint,
+                logs=_tail(proc.stdout + proc.stderr),
+            )
 
     def wait_ready(self, url: str, timeout: float) -> None:
         health = self.env.health
@@ -801,6 +843,10 @@ def describe_routes(routes: Routes) -> str:
     """`live=blue preview=green`, `maintenance`, for progress lines and plans."""
     live = "maintenance" if routes.maintenance else f"live={routes.live or 'none'}"
     return f"{live} preview={routes.preview or 'none'}"
+
+
+def _tail(text: str, lines: int = 30) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
 def plan_lines(steps: Sequence[Step]) -> list[str]:

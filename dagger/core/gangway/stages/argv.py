@@ -7,12 +7,17 @@ lives at different places (the checkout, or /src in a container).
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Sequence
+
 from gangway.config import PipelineConfig
 
-UNIT_TEST_MARK = "not integration"
-DEPLOYED_SUITE = "tests/deployed"
-# The smoke subset of the deployed suite, run against the preview route before a switch.
-SMOKE_MARK = "smoke"
+URL_PLACEHOLDER = "{url}"
+
+
+def with_url(command: Sequence[str], url: str) -> list[str]:
+    """`command` with every `{url}` replaced by `url`."""
+    return [part.replace(URL_PLACEHOLDER, url) for part in command]
 
 
 def gangway_argv(config_path: str, *args: str) -> list[str]:
@@ -20,12 +25,9 @@ def gangway_argv(config_path: str, *args: str) -> list[str]:
     return ["gangway", "--config", config_path, *args]
 
 
-def unit_test_argv(*, junit_xml: str | None = None) -> list[str]:
-    """The test stage: unit and app tests (PostgreSQL from tests/pg.py or the test URL)."""
-    argv = ["python", "-m", "pytest", "-m", UNIT_TEST_MARK, "-q", "-p", "no:cacheprovider"]
-    if junit_xml:
-        argv += ["--junit-xml", junit_xml]
-    return argv
+def tests_argv(config: PipelineConfig) -> list[str]:
+    """The test stage's command ([stages] test)."""
+    return list(config.stages.test)
 
 
 def deploy_argv(
@@ -36,9 +38,16 @@ def deploy_argv(
     version: str | None = None,
     lock_wait: str | None = None,
     allow_destructive: bool = False,
+    smoke: Sequence[str] = (),
 ) -> list[str]:
-    """`gangway deploy` of one image to one environment, as the deploy stages run it."""
+    """`gangway deploy` of one image to one environment, as the deploy stages run it.
+
+    `smoke`, with its `{url}` left in, is run by the deployer against the preview URL
+    before the switch ([stages] smoke, for production).
+    """
     argv = gangway_argv(config_path, "deploy", "--env", environment, "--image", image)
+    if smoke:
+        argv += ["--smoke", shlex.join(smoke)]
     if version:
         argv += ["--version", version]
     if lock_wait:
@@ -64,17 +73,9 @@ def status_argv(config_path: str, environment: str, *, json: bool = False) -> li
     return argv
 
 
-def integration_test_argv(
-    base_url: str, *, smoke: bool = False, junit_xml: str | None = None
-) -> list[str]:
-    """The deployed-app suite against `base_url` (the smoke subset before a switch)."""
-    argv = ["python", "-m", "pytest", DEPLOYED_SUITE, "-q", "-p", "no:cacheprovider"]
-    argv += ["--base-url", base_url]
-    if smoke:
-        argv += ["-m", SMOKE_MARK]
-    if junit_xml:
-        argv += ["--junit-xml", junit_xml]
-    return argv
+def integration_test_argv(config: PipelineConfig, base_url: str) -> list[str]:
+    """The integration-test stage's command against `base_url` ([stages] integration_test)."""
+    return with_url(config.stages.integration_test, base_url)
 
 
 def image_ref(config: PipelineConfig, tag: str) -> str:
