@@ -85,6 +85,18 @@ def integration(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON, default=False)
+def pipeline(session: nox.Session) -> None:
+    """The whole road on the local Docker engine: test ... deploy-production."""
+    if shutil.which("docker") is None:
+        session.error("the pipeline needs the docker CLI and a running engine")
+    if _airgapped():
+        _fill_wheelhouse(session)
+    _install_project(session)
+    session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
+    session.run("gangway", "pipeline", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks that print figures: `-- image`, `-- deploy` (default: both)."""
     if _airgapped():

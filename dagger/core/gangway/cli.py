@@ -24,6 +24,7 @@ from gangway.config import (
 from gangway.errors import ConfigError, ConfigProblem, DeployFailed, GangwayError, ValueSource
 from gangway.release import cli as release_cli
 from gangway.scan import cli as scan_cli
+from gangway.stages import cli as stages_cli
 
 EXIT_UNEXPECTED: Final = 70  # EX_SOFTWARE: a bug in gangway, not in the user's input
 EXIT_INTERRUPTED: Final = 130
@@ -112,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     config.set_defaults(command=run_config)
     release_cli.register(commands, common)
     scan_cli.register(commands, common)
+    stages_cli.register(commands, common)
     return parser
 
 

@@ -1,0 +1,332 @@
+"""The local runner: the stage graph on the plain Docker engine, no Dagger needed.
+
+Each stage runs the same command line the Dagger module runs (`gangway.stages.argv`),
+here as a subprocess from the repository root: the test command, `docker build` of
+the same Dockerfile, the scan stage, `docker push`, and `gangway deploy` for staging
+and production (production with the smoke tests against its preview route). Output
+of the chatty stages goes to a log file per stage under the run's directory, and
+its last lines are shown when the stage fails; the deploys print their own
+progress lines as they go.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from gangway.commands.image import build_argv
+from gangway.config import PipelineConfig
+from gangway.errors import GangwayError
+from gangway.stages import argv
+from gangway.stages.graph import STAGES, StageFn, StageName, StageResult
+
+TAIL_LINES = 25
+# A Docker tag: what a git-describe-ish version must be turned into.
+_TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def safe_tag(version: str) -> str:
+    """`version` as a valid Docker tag (at most 128 characters of [A-Za-z0-9_.-])."""
+    tag = _TAG_UNSAFE.sub("-", version).lstrip(".-") or "dev"
+    return tag[:128]
+
+
+def git_revision(root: Path) -> tuple[str, bool]:
+    """The commit at `root` (12 hex digits) and whether the work tree has changes."""
+    head = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"],
+        cwd=root, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if head.returncode != 0:
+        return "unknown", True
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=root, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return head.stdout.strip(), bool(dirty.stdout.strip())
+
+
+def default_version(revision: str, dirty: bool, stamp: str) -> str:
+    """The version a run publishes: the commit, plus a stamp when the tree is dirty (the
+    same commit with other changes must not reuse its tag)."""
+    return safe_tag(f"{revision}-dirty.{stamp}" if dirty else revision)
+
+
+def tail(text: str, lines: int = TAIL_LINES) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def pytest_counts(output: str) -> str:
+    """The summary of a pytest run (`12 passed, 1 skipped in 3.1s`), if it printed one."""
+    for line in reversed(output.strip().splitlines()):
+        stripped = line.strip("= ").strip()
+        if re.search(r"\b(passed|failed|error|errors|no tests ran)\b", stripped):
+            return stripped
+    return ""
+
+
+@dataclass
+class Ran:
+    """A finished subprocess of a stage."""
+
+    argv: list[str]
+    returncode: int
+    output: str
+    log: Path | None
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+Runner = Callable[[Sequence[str], Path | None, bool], Ran]
+
+
+@dataclass
+class LocalPipeline:
+    """The stages of one run, bound to a checkout, a config and a version."""
+
+    config: PipelineConfig
+    config_path: Path
+    root: Path
+    version: str
+    revision: str
+    out_dir: Path
+    stream: TextIO = field(default_factory=lambda: sys.stderr)
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    scan_stage: Callable[[LocalPipeline], StageResult] | None = None
+    artifacts: list[str] = field(default_factory=list)
+
+    # -- running commands ---------------------------------------------------------------
+
+    def _env(self) -> dict[str, str]:
+        env = dict(self.environ)
+        # The interpreter running gangway first on PATH: `python -m pytest` and `gangway`
+        # then come from the same environment as this runner.
+        bindir = str(Path(sys.executable).parent)
+        env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
+        return env
+
+    def run(self, command: Sequence[str], log: str | None, *, stream: bool = False) -> Ran:
+        """Run `command` from the repository root; output to `log` (or streamed)."""
+        command = self._resolve(command)
+        print(f"    $ {_shell(command)}", file=self.stream, flush=True)
+        path = self.out_dir / log if log else None
+        if stream:
+            proc = subprocess.run(
+                command, cwd=self.root, env=self._env(), stdout=self.stream, stderr=self.stream,
+                text=True, check=False,
+            )  # fmt: skip
+            return Ran(list(command), proc.returncode, "", None)
+        try:
+            proc = subprocess.run(
+                command, cwd=self.root, env=self._env(), capture_output=True, text=True,
+                check=False,
+            )  # fmt: skip
+        except FileNotFoundError:
+            return Ran(list(command), 127, f"command not found: {command[0]}\n", None)
+        output = proc.stdout + proc.stderr
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(output, encoding="utf-8")
+        return Ran(list(command), proc.returncode, output, path)
+
+    @staticmethod
+    def _resolve(command: Sequence[str]) -> list[str]:
+        # `gangway` is this very package: run it with this interpreter, PATH or not.
+        if command and command[0] == "gangway":
+            return [sys.executable, "-m", "gangway", *command[1:]]
+        return list(command)
+
+    def _failed(self, name: StageName, message: str, ran: Ran, hint: str) -> StageResult:
+        if ran.output:
+            print(tail(ran.output), file=self.stream, flush=True)
+        where = f" (full log: {ran.log})" if ran.log else ""
+        return StageResult(
+            name=name,
+            status="failed",
+            message=message + where,
+            hint=hint,
+            artifacts=[str(ran.log)] if ran.log else [],
+        )
+
+    # -- the stages ---------------------------------------------------------------------
+
+    @property
+    def image(self) -> str:
+        """The reference this run builds, publishes and deploys."""
+        return argv.image_ref(self.config, self.version)
+
+    def test(self) -> StageResult:
+        ran = self.run(argv.tests_argv(self.config), "test.log")
+        counts = pytest_counts(ran.output)
+        if not ran.ok:
+            return self._failed(
+                "test",
+                f"tests failed: {counts or f'exit {ran.returncode}'}",
+                ran,
+                f"fix the failing tests; run them alone with: {_shell(ran.argv)}",
+            )
+        return StageResult(
+            name="test",
+            status="passed",
+            message=counts or "tests passed",
+            artifacts=[str(ran.log)],
+        )
+
+    def build(self) -> StageResult:
+        command = build_argv(
+            self.config.image,
+            tag=self.image,
+            root=self.root,
+            version=self.version,
+            revision=self.revision,
+        )
+        ran = self.run(command, "build.log")
+        if not ran.ok:
+            return self._failed(
+                "build",
+                f"docker build failed (exit {ran.returncode})",
+                ran,
+                "read the build log; the Dockerfile is " + self.config.image.dockerfile,
+            )
+        latest = argv.image_ref(self.config, "latest")
+        tagged = self.run(["docker", "tag", self.image, latest], None)
+        if not tagged.ok:
+            return self._failed("build", "docker tag failed", tagged, "check the image name")
+        image_id = self.run(["docker", "image", "inspect", "--format", "{{.Id}}", self.image], None)
+        return StageResult(
+            name="build",
+            status="passed",
+            message=f"built {self.image} ({image_id.output.strip()[:19]})",
+            artifacts=[str(ran.log)],
+        )
+
+    def scan(self) -> StageResult:
+        if self.scan_stage is None:
+            raise GangwayError("no scan stage is wired into this runner")
+        return self.scan_stage(self)
+
+    def publish(self) -> StageResult:
+        registry = self.config.registry
+        if registry.username and registry.password is not None:
+            login = subprocess.run(
+                ["docker", "login", "--username", registry.username, "--password-stdin",
+                 registry.address],
+                input=registry.password.get_secret_value(), capture_output=True, text=True,
+                check=False, env=self._env(),
+            )  # fmt: skip
+            if login.returncode != 0:
+                ran = Ran(["docker", "login"], login.returncode, login.stderr, None)
+                return self._failed(
+                    "publish",
+                    f"docker login to {registry.address} failed",
+                    ran,
+                    "check registry.username and the registry.password secret",
+                )
+        pushed: list[str] = []
+        for tag in argv.publish_tags(self.version):
+            ref = argv.image_ref(self.config, tag)
+            if tag != self.version:
+                self.run(["docker", "tag", self.image, ref], None)
+            ran = self.run(["docker", "push", ref], f"publish-{tag}.log")
+            if not ran.ok:
+                return self._failed(
+                    "publish",
+                    f"docker push {ref} failed (exit {ran.returncode})",
+                    ran,
+                    f"is the registry at {registry.address} running and reachable from "
+                    "this machine? (for a local one: docker-registry with http.addr "
+                    f"{registry.address})",
+                )
+            pushed.append(ref)
+        digests = self.run(
+            ["docker", "image", "inspect", "--format", "{{json .RepoDigests}}", self.image], None
+        )
+        digest = _digest_for(digests.output, registry.address)
+        return StageResult(
+            name="publish",
+            status="passed",
+            message=f"pushed {', '.join(pushed)}" + (f" ({digest})" if digest else ""),
+        )
+
+    def deploy(self, environment: str) -> StageResult:
+        name: StageName = "deploy-staging" if environment == "staging" else "deploy-production"
+        smoke = self.config.stages.smoke if environment == "production" else ()
+        command = argv.deploy_argv(
+            str(self.config_path), environment, self.image, version=self.version, smoke=smoke
+        )
+        ran = self.run(command, None, stream=True)
+        env = self.config.environment(environment)
+        if not ran.ok:
+            outcome = "rolled back or nothing live changed" if ran.returncode == 1 else ""
+            return StageResult(
+                name=name,
+                status="failed",
+                message=f"gangway deploy --env {environment} failed (exit {ran.returncode})"
+                + (f": {outcome}" if outcome else ""),
+                hint=f"read the deploy's lines above; `gangway status --env {environment}` "
+                "shows what is live",
+            )
+        return StageResult(
+            name=name,
+            status="passed",
+            message=f"{self.version} live on {environment} at {env.effective_url}",
+        )
+
+    def integration_test(self) -> StageResult:
+        url = self.config.environments.staging.effective_url
+        ran = self.run(argv.integration_test_argv(self.config, url), "integration-test.log")
+        counts = pytest_counts(ran.output)
+        if not ran.ok:
+            return self._failed(
+                "integration-test",
+                f"integration tests failed against {url}: {counts or f'exit {ran.returncode}'}",
+                ran,
+                "staging runs the new release, production was not touched; fix and run "
+                "again, or `gangway rollback --env staging`",
+            )
+        return StageResult(
+            name="integration-test",
+            status="passed",
+            message=f"{counts or 'passed'} against {url}",
+            artifacts=[str(ran.log)],
+        )
+
+    def stages(self, through: StageName = "deploy-production") -> list[tuple[StageName, StageFn]]:
+        """The graph in order, up to and including `through`."""
+        table: dict[StageName, StageFn] = {
+            "test": self.test,
+            "build": self.build,
+            "scan": self.scan,
+            "publish": self.publish,
+            "deploy-staging": lambda: self.deploy("staging"),
+            "integration-test": self.integration_test,
+            "deploy-production": lambda: self.deploy("production"),
+        }
+        names = STAGES[: STAGES.index(through) + 1]
+        return [(name, table[name]) for name in names]
+
+
+def _digest_for(repo_digests_json: str, registry: str) -> str:
+    try:
+        digests = json.loads(repo_digests_json or "[]")
+    except json.JSONDecodeError:
+        return ""
+    for entry in digests or []:
+        if isinstance(entry, str) and entry.startswith(registry + "/") and "@" in entry:
+            return entry.rsplit("@", 1)[1]
+    return ""
+
+
+def _shell(command: Sequence[str]) -> str:
+    import shlex
+
+    return shlex.join(command)
