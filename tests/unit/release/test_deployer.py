@@ -389,7 +389,6 @@ def test_first_deploy_bootstraps_and_goes_live_on_blue(
         "start blue (1.0.0)",
         "route live=none preview=blue",
         "route live=blue preview=none",
-        "write /var/lib/gangway/state.json",
         "append to /var/lib/gangway/history.jsonl",
         "remove notes-production-lock",
     ]
@@ -423,8 +422,8 @@ def test_deploy_over_live_blue_goes_green_then_drains_and_stops_blue(
         "succeeded",
     )
     changes = purposes(executor)
-    assert changes.index("start green (2.1.0)") < changes.index("write /var/lib/gangway/state.json")
-    assert changes.index("write /var/lib/gangway/state.json") < changes.index(
+    assert changes.index("start green (2.1.0)") < changes.index("route live=green preview=none")
+    assert changes.index("route live=green preview=none") < changes.index(
         "stop notes-production-blue (grace 10s)"
     )
     assert "count open connections of notes-production-blue" in purposes(executor, queries=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -44,6 +45,12 @@ def host(*containers: ContainerInfo, live: str | None = None, network: bool = Tr
     return HostState(containers=containers, network=network, routing=routing)
 
 
+def written_state(script: str) -> str:
+    """The state.json a switch script writes ("" when it writes none)."""
+    words = shlex.split(script)
+    return words[words.index("printf") + 2] if "printf" in words else ""
+
+
 def outline(step: Step) -> str:
     """One step as a table cell: a command's purpose, or `wait <kind> <subject>`."""
     if isinstance(step, Wait):
@@ -73,7 +80,6 @@ def prove_and_switch(color: str, live: str = "none") -> list[str]:
         f"wait healthy notes-production-{color}",
         "wait ready http://127.0.0.1:8181/ready",
         *route(f"live={color} preview=none"),
-        f"write {docker.STATE_FILE}",
     ]
 
 
@@ -190,7 +196,7 @@ def test_fresh_host_plan_runs_in_phase_order(make_deployer: MakeDeployer) -> Non
     phases = [step.phase for step in steps]
     assert phases == sorted(phases, key=["bootstrap", "prepare", "prove", "switch"].index)
     assert phases.count("bootstrap") == 7
-    assert phases.count("switch") == 2
+    assert phases.count("switch") == 1  # routes and their record in one command
 
 
 def test_no_migrate_step_when_the_migrations_command_is_empty(
@@ -241,9 +247,12 @@ def test_preview_route_keeps_live_blue_and_previews_green_then_switches(
     assert backend_on(switched, 80) == "notes-production-green"
     assert backend_on(switched, 81) is None
     assert '"nothing to preview"' in switched
-    state_write = runs(steps)[-2]  # the switch ends with state.json; retire then stops blue
-    assert state_write.command.purpose == f"write {docker.STATE_FILE}"
-    assert state_write.command.stdin == '{"live": "green", "maintenance": false}\n'
+    # the routing record is written by the very command that switches
+    switch = next(s for s in runs(steps) if s.command.purpose == "route live=green preview=none")
+    script = switch.command.argv[-1]
+    assert written_state(script) == '{"live": "green", "maintenance": false}\n'
+    assert script.index("router.conf.next /var") < script.index(docker.STATE_FILE)
+    assert script.index(docker.STATE_FILE) < script.index("kill -HUP 1")
 
 
 def test_switch_keeps_maintenance_on(make_deployer: MakeDeployer) -> None:
@@ -256,8 +265,8 @@ def test_switch_keeps_maintenance_on(make_deployer: MakeDeployer) -> None:
 
     switched = router_writes(steps)[-1]
     assert "Retry-After" in switched
-    state_json = [s.command.stdin for s in runs(steps) if s.command.purpose.endswith("state.json")]
-    assert state_json == ['{"live": "green", "maintenance": true}\n']
+    records = [written_state(s.command.argv[-1]) for s in runs(steps)]
+    assert [r for r in records if r] == ['{"live": "green", "maintenance": true}\n']
 
 
 def test_fresh_host_is_seeded_with_nothing_live(make_deployer: MakeDeployer) -> None:

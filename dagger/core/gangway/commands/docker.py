@@ -316,19 +316,32 @@ def open_connections(name: str) -> Command:
 
 
 def switch_routes(
-    target: Target, config: str, purpose: str, *, fresh_log: str | None = None
+    target: Target,
+    config: str,
+    purpose: str,
+    *,
+    fresh_log: str | None = None,
+    state: str | None = None,
 ) -> Command:
     """Install a new router config in one round trip: write it as a candidate, `nginx -t`
     it, and only if that passes, rename it over the live one and reload gracefully
     (SIGHUP to the master, PID 1). A refused candidate is removed; nothing changes.
-    `fresh_log` is emptied just before the reload, so it counts the new routes only."""
+    `fresh_log` is emptied just before the reload, so it counts the new routes only.
+    `state` (the routing record, state.json) is written in the same script, so a
+    deployer killed mid-switch cannot leave the record and the routes disagreeing."""
     live = shlex.quote(ROUTER_CONFIG)
     candidate = shlex.quote(ROUTER_CONFIG + ".next")
     empty = f": > {shlex.quote(fresh_log)} && " if fresh_log else ""
+    record = ""
+    if state is not None:
+        tmp = shlex.quote(STATE_FILE + ".tmp")
+        record = (
+            f"printf '%s\\n' {shlex.quote(state)} > {tmp} && mv {tmp} {shlex.quote(STATE_FILE)} && "
+        )
     script = (
         f"mkdir -p {LOG_DIR} && cat > {candidate} && "
         f"if ! nginx -t -q -c {candidate}; then rm -f {candidate}; exit 65; fi && "
-        f"mv {candidate} {live} && {empty}kill -HUP 1"
+        f"mv {candidate} {live} && {record}{empty}kill -HUP 1"
     )
     return Command(
         ("docker", "exec", "--interactive", target.router, "sh", "-c", script),

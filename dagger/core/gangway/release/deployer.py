@@ -204,9 +204,12 @@ class Deployer:
             steps.append(Run(docker.start(self.target.proxy), "bootstrap"))
         return steps
 
-    def route_steps(self, routes: Routes, phase: Phase) -> list[Step]:
+    def route_steps(
+        self, routes: Routes, phase: Phase, *, record: RoutingState | None = None
+    ) -> list[Step]:
         """Point the router at `routes` (tested with `nginx -t`, then a graceful reload).
-        A color that becomes live starts with an empty status log: the watch reads it."""
+        A color that becomes live starts with an empty status log: the watch reads it.
+        `record`, the routing state to keep on the host, is written in the same step."""
         fresh = status_log(routes.live) if routes.live and not routes.maintenance else None
         return [
             Run(
@@ -215,6 +218,7 @@ class Deployer:
                     self._router_text(routes),
                     f"route {describe_routes(routes)}",
                     fresh_log=fresh,
+                    state=None if record is None else record.to_json(),
                 ),
                 phase,
             )
@@ -264,8 +268,7 @@ class Deployer:
             Wait("healthy", self.target.container(release.color), timeout, "prove"),
             Wait("ready", preview_url + health.ready_path, timeout, "prove"),
             *self.smoke_steps(preview_url),
-            *self.route_steps(switched.routes(), "switch"),
-            Run(docker.write_file(self.target, docker.STATE_FILE, switched.to_json()), "switch"),
+            *self.route_steps(switched.routes(), "switch", record=switched),
         ]
 
     def smoke_steps(self, preview_url: str) -> list[Step]:
@@ -617,8 +620,7 @@ class Deployer:
         """The watch failed: traffic back to the old color (it never stopped), the new
         one stopped and kept for a look at its logs."""
         self.progress.say(f"watch: going back to {state.routing.live} at once")
-        self.execute(self.route_steps(state.routing.routes(), "watch"))
-        self.run(docker.write_file(self.target, docker.STATE_FILE, state.routing.to_json()))
+        self.execute(self.route_steps(state.routing.routes(), "watch", record=state.routing))
         self.executor.run(docker.stop(self.target.container(release.color), 5), check=False)
 
     def _back_out(self, state: HostState, release: Release) -> None:
@@ -833,8 +835,7 @@ class Deployer:
             state = self.read_state()
             self.execute(self.bootstrap_steps(state))
             routing = RoutingState(live=state.routing.live, maintenance=on)
-            self.execute(self.route_steps(routing.routes(), "switch"))
-            self.run(docker.write_file(self.target, docker.STATE_FILE, routing.to_json()))
+            self.execute(self.route_steps(routing.routes(), "switch", record=routing))
         finally:
             self.release_lock()
 
