@@ -17,6 +17,7 @@ import pytest
 
 from gangway.commands.image import build_argv
 from gangway.config import PipelineConfig, load_config
+from tests import fault_matrix
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).parent
@@ -28,6 +29,39 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if HERE in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.integration)
+
+
+_FAULTS: list[fault_matrix.Outcome] = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Record the outcome of every `@pytest.mark.fault(N)` test for the reliability table."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    marker = item.get_closest_marker("fault")
+    if marker is None:
+        return
+    done = report.when == "call" or (report.when == "setup" and not report.passed)
+    if done:
+        test = item.nodeid.split("tests/integration/", 1)[-1]
+        _FAULTS.append(
+            fault_matrix.Outcome(int(marker.args[0]), test, report.outcome, report.duration)
+        )
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if not _FAULTS:
+        return
+    proc = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    table = fault_matrix.render(
+        _FAULTS, engine=proc.stdout.strip() or "?", date=time.strftime("%Y-%m-%d")
+    )
+    out = ROOT / ".gangway" / "fault-matrix.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(table)
+    print(f"\nfault matrix: {out}")
 
 
 def docker(*args: str, timeout: float = 120, check: bool = True) -> str:

@@ -239,9 +239,9 @@ def test_deploys_and_rollback_under_load_lose_no_request(stage: Stage) -> None:
 @pytest.mark.parametrize(
     ("fault", "step", "words"),
     [
-        ("crash", "start", "crashed at start"),
-        ("unhealthy", "health", "did not become healthy"),
-        ("not-ready", "ready", "APP_FAULT=not-ready"),
+        pytest.param("crash", "start", "crashed at start", marks=pytest.mark.fault(1)),
+        pytest.param("unhealthy", "health", "did not become healthy", marks=pytest.mark.fault(2)),
+        pytest.param("not-ready", "ready", "APP_FAULT=not-ready", marks=pytest.mark.fault(3)),
     ],
 )
 def test_bad_release_fails_and_live_color_keeps_serving(
@@ -270,6 +270,7 @@ def test_bad_release_fails_and_live_color_keeps_serving(
     assert stage.live_version() == "v2"
 
 
+@pytest.mark.fault(5)
 def test_5xx_burst_after_the_switch_goes_back_within_the_watch_window(stage: Stage) -> None:
     stage.deploy("v1")
     with LoadGenerator(stage.url, clients=4, paths=("/notes?limit=5", "/health"),
@@ -324,16 +325,22 @@ def test_a_removed_router_comes_back_with_the_hosts_live_color_and_history(
     assert stage.live_version() == "v2"
 
 
+@pytest.mark.fault(8)
 def test_second_deploy_exits_3_naming_the_holder(stage: Stage) -> None:
     stage.deploy("v1")
-    holder = stage.start_deploy("v2", GANGWAY_ACTOR="first-deployer")
-    try:
-        second = stage.gangway("deploy", "--env", "production", "--image", stage.images["v3"])
-        assert second.returncode == 3
-        assert "locked by first-deployer@" in second.stderr
-    finally:
-        _, err = holder.communicate(timeout=120)
-    assert holder.returncode == 0, err
+    with under_load(stage) as load:
+        load.wait_for_requests(200, timeout=60)
+        holder = stage.start_deploy("v2", GANGWAY_ACTOR="first-deployer")
+        try:
+            second = stage.gangway("deploy", "--env", "production", "--image", stage.images["v3"])
+            assert second.returncode == 3
+            assert "locked by first-deployer@" in second.stderr
+        finally:
+            _, err = holder.communicate(timeout=120)
+        assert holder.returncode == 0, err
+        after = len(load.samples())
+        load.wait_for_requests(after + 300, timeout=60)
+    assert_no_failures(load.summary())
     assert stage.live_version() == "v2"
 
 
@@ -441,6 +448,7 @@ def test_rollback_to_unknown_version_lists_what_is_available(stage: Stage) -> No
     assert stage.live_version() == "v2"
 
 
+@pytest.mark.fault(12)
 def test_missing_secret_stops_the_deploy_before_anything_changes(stage: Stage) -> None:
     before = snapshot()
     env = {k: v for k, v in stage.environ.items() if k != "DATABASE_URL"}

@@ -77,6 +77,7 @@ KILL_POINTS = {
 
 
 @pytest.mark.parametrize("point", list(KILL_POINTS))
+@pytest.mark.fault(6)
 def test_deployer_killed_at_a_phase_boundary_harms_no_request(stage: Stage, point: str) -> None:
     """Fault 6: the deployer SIGKILLed at each phase boundary (after start, after health,
     during the switch, after the switch)."""
@@ -97,6 +98,7 @@ def test_deployer_killed_at_a_phase_boundary_harms_no_request(stage: Stage, poin
     assert_consistent(stage)
 
 
+@pytest.mark.fault(7)
 def test_proxy_config_failing_nginx_t_changes_nothing(stage: Stage) -> None:
     """Fault 7: a proxy config that fails `nginx -t`: the deploy stops, the running
     config stays, live keeps serving."""
@@ -139,6 +141,7 @@ def test_proxy_config_failing_nginx_t_changes_nothing(stage: Stage) -> None:
     ]
 
 
+@pytest.mark.fault(10)
 def test_missing_image_fails_before_anything_live_changes(stage: Stage) -> None:
     """Fault 10: the image is on neither the host nor a reachable registry."""
     stage.deploy("v1")
@@ -157,6 +160,7 @@ def test_missing_image_fails_before_anything_live_changes(stage: Stage) -> None:
     assert stage.live_version() == "v2"
 
 
+@pytest.mark.fault(11)
 def test_invalid_pipeline_toml_is_refused_and_harms_nothing(stage: Stage, tmp_path: Path) -> None:
     """Fault 11: an invalid pipeline.toml: exit 2 naming the file and the key."""
     stage.deploy("v1")
@@ -191,6 +195,7 @@ def _dockerd() -> tuple[int, list[str]]:
     reason="restarts the Docker engine: set GANGWAY_TEST_RESTART_DOCKERD=1 where the tests "
     "may do that (.ci/run does; it started dockerd itself)",
 )
+@pytest.mark.fault(9)
 def test_dockerd_restart_brings_proxy_and_live_color_back(stage: Stage) -> None:
     """Fault 9: dockerd restarted while idle: proxy, router and the live color come back
     by themselves with the right color (requests fail only while the engine is down)."""
