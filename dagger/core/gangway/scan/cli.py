@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from gangway.config import ScanConfig, load_config
+from gangway.errors import ConfigError, ConfigProblem
 from gangway.release.progress import Progress
+from gangway.scan.audit import DEFAULT_REQUIREMENTS, run_audit
 from gangway.scan.ignore_file import load_ignore_file
 from gangway.scan.policy import evaluate
 from gangway.scan.report import load_report
@@ -32,7 +34,7 @@ DEFAULT_OUT: Final = "build/scan"
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
-    """Add the `scan` subcommand to the `gangway` parser."""
+    """Add the `scan` and `audit` subcommands to the `gangway` parser."""
     scan = commands.add_parser(
         "scan",
         parents=[common],
@@ -78,6 +80,35 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "--json", action="store_true", help="with --report: print the verdict as JSON"
     )
     scan.set_defaults(command=run_scan)
+
+    audit = commands.add_parser(
+        "audit",
+        parents=[common],
+        help="audit the app's locked Python dependencies with pip-audit (exit 0 pass, "
+        "1 blocked or unavailable when required, 2 bad usage)",
+        description="Run pip-audit --strict on a locked requirements file and gate its JSON "
+        "with the [scan] policy: every known vulnerability blocks unless ignored with an "
+        "expiry ([[scan.ignore]], --ignore-file) or, with ignore_unfixed, it has no fix yet. "
+        "A service that cannot be reached is 'audit unavailable', never a pass; "
+        "scan.audit_required decides whether that blocks.",
+    )
+    audit.add_argument(
+        "--requirements",
+        type=Path,
+        default=Path(DEFAULT_REQUIREMENTS),
+        metavar="FILE",
+        help=f"locked requirements file, pinned (default: {DEFAULT_REQUIREMENTS})",
+    )
+    audit.add_argument(
+        "--ignore-file",
+        type=Path,
+        metavar="FILE",
+        help="a .trivyignore.yaml whose vulnerabilities: entries also apply",
+    )
+    audit.add_argument(
+        "--report", type=Path, metavar="FILE", help="keep pip-audit's JSON report in FILE"
+    )
+    audit.set_defaults(command=run_audit_command)
 
 
 def run_scan(args: argparse.Namespace) -> int:
@@ -141,5 +172,29 @@ def run_image_scan(args: argparse.Namespace) -> int:
     if summary.is_file():
         sys.stdout.write(summary.read_text(encoding="utf-8"))
     print(f"artifacts: {', '.join(str(path) for path in result.artifacts)}")
+    print(result.message)
+    return EXIT_BLOCKED if result.blocks else EXIT_PASSED
+
+
+def run_audit_command(args: argparse.Namespace) -> int:
+    """`gangway audit`: pip-audit the locked requirements, print findings and the verdict."""
+    policy = _scan_policy(args.config)
+    requirements: Path = args.requirements
+    if not requirements.is_file():
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    "requirements file not found; give the app's locked requirements "
+                    "with --requirements FILE",
+                    file=str(requirements),
+                )
+            ]
+        )
+    rules = load_ignore_file(args.ignore_file) if args.ignore_file is not None else ()
+    print(f"audit: pip-audit --strict on {requirements} ...", file=sys.stderr, flush=True)
+    result = run_audit(policy, requirements, ignore_file_entries=rules, report_path=args.report)
+    for finding in result.findings:
+        label = {"blocked": "BLOCK", "ignored": "ignored", "unfixed": "no fix"}[finding.outcome]
+        print(f"{label:7}  {finding.describe()}")
     print(result.message)
     return EXIT_BLOCKED if result.blocks else EXIT_PASSED
