@@ -217,3 +217,25 @@ def test_planted_secret_blocks_even_when_the_scan_is_not_required(
     sarif = json.loads((run.out / "report.sarif").read_text())
     assert sarif_errors(sarif) == []
     assert [r["ruleId"] for r in sarif["runs"][0]["results"]] == ["aws-access-key-id"]
+
+
+def test_missing_scanner_image_offline_is_unavailable_and_blocks_when_required(
+    leaky_image: str, pipeline: PipelineConfig, tmp_path: Path
+) -> None:
+    # The pinned Trivy image is not on this engine and offline mode never pulls it: the
+    # container runner cannot scan at all, and that must not pass.
+    config = offline(pipeline, required=True)
+    present = subprocess.run(
+        ["docker", "image", "inspect", config.scan.trivy_image], capture_output=True, check=False
+    )
+    if present.returncode == 0:
+        pytest.skip(f"{config.scan.trivy_image} is on this engine: nothing is missing")
+
+    result = run_scan_stage(
+        config, leaky_image, tmp_path / "out", progress=Progress(quiet=True), root=ROOT
+    )
+
+    assert (result.status, result.blocks) == ("unavailable", True)
+    assert "Trivy could not run" in result.message
+    assert "No such image" in result.message
+    assert not (tmp_path / "out" / "report.json").exists()

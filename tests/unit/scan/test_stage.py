@@ -303,3 +303,11 @@ def test_failure_kind(result: Result, kind: str) -> None:
 def test_last_line_keeps_what_went_wrong() -> None:
     assert last_line(Result(1, "", "INFO\tstarting\n" + BAD_FLAG)) == "unknown flag: --frobnicate"
     assert last_line(Result(3, "", "")) == "exit code 3"
+    docker_error = (
+        "Unable to find image 'aquasec/trivy:0.74.0' locally\n"
+        "docker: Error response from daemon: No such image: aquasec/trivy:0.74.0\n"
+        "Run 'docker run --help' for more information\n"
+    )
+    assert last_line(Result(125, "", docker_error)) == (
+        "docker: Error response from daemon: No such image: aquasec/trivy:0.74.0"
+    )

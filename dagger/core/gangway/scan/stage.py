@@ -270,7 +270,9 @@ def failure_kind(result: Result) -> Literal["unavailable", "error"]:
 
 def last_line(result: Result) -> str:
     """The line of a failed command's output that says what went wrong (Trivy's FATAL)."""
-    lines = [line.strip() for line in (result.stderr or result.stdout).splitlines() if line.strip()]
+    lines = [line.strip() for line in (result.stderr or result.stdout).splitlines()]
+    # docker ends its errors with a usage hint ("Run 'docker run --help' ..."): skip it.
+    lines = [line for line in lines if line and not line.startswith(("Run '", "See '"))]
     fatal = [line for line in lines if "FATAL" in line]
     text = (fatal or lines or [f"exit code {result.returncode}"])[-1]
     # `2026-11-27T05:11:11Z\tFATAL\tFatal error\trun error: ...`: keep what went wrong.
@@ -442,6 +444,13 @@ def _unavailable_reason(result: Result, scan: ScanConfig) -> str:
             "scan.offline = true with a pre-filled cache"
         )
         return f"Trivy has no vulnerability database ({last_line(result)}); {hint}"
+    if "No such image" in text or "Unable to find image" in text:
+        hint = (
+            "offline mode never pulls: `docker load` the image of scan.trivy_image first"
+            if scan.offline
+            else "the image of scan.trivy_image could not be pulled"
+        )
+        return f"Trivy could not run ({last_line(result)}); {hint}"
     return f"Trivy could not run ({last_line(result)})"
 
 
