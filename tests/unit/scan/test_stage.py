@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import re
 import shutil
 from collections.abc import Callable
 from datetime import date
@@ -121,6 +123,7 @@ def test_critical_with_a_fix_blocks_and_every_artifact_is_written(
     assert "config lint: Dockerfile: DS-0002 HIGH: Image user should not be 'root'" in summary
     assert "DS-0026" not in summary  # a passed check is no warning
     assert fake.steps == ["save", "scan", "sbom", "lint", "sarif"]
+    assert result.hint.startswith(f"see {tmp_path / 'out' / 'summary.txt'}: upgrade the package")
 
 
 def test_clean_report_passes(config: Callable[..., PipelineConfig], tmp_path: Path) -> None:
@@ -128,6 +131,7 @@ def test_clean_report_passes(config: Callable[..., PipelineConfig], tmp_path: Pa
 
     assert (result.status, result.blocks) == ("passed", False)
     assert result.message.startswith("scan: passed — 0 blocking")
+    assert result.hint == ""
 
 
 def test_unfixed_only_passes_when_ignore_unfixed(
@@ -311,3 +315,25 @@ def test_last_line_keeps_what_went_wrong() -> None:
     assert last_line(Result(125, "", docker_error)) == (
         "docker: Error response from daemon: No such image: aquasec/trivy:0.74.0"
     )
+
+
+def test_progress_lines_have_timings_and_end_with_the_verdict(
+    config: Callable[..., PipelineConfig], tmp_path: Path
+) -> None:
+    stream = io.StringIO()
+
+    result = run_scan_stage(
+        config(),
+        "notes:1.4.3",
+        tmp_path,
+        trivy=LocalTrivy("trivy", "/cache"),
+        executor=RecordingExecutor(respond=FakeTrivy(scan="clean.json")),
+        progress_stream=stream,
+        today=TODAY,
+    )
+
+    lines = stream.getvalue().splitlines()
+    assert re.fullmatch(
+        r"\[ *\d+\.\ds\] scan: save notes:1.4.3 as a tarball: ok \(\d+\.\ds\)", lines[2]
+    )
+    assert lines[-1].endswith(result.message)

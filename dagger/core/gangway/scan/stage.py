@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Final, Literal, Protocol
+from typing import Final, Literal, Protocol, TextIO
 
 from gangway.commands.docker import Command
 from gangway.config.model import PipelineConfig, ScanConfig
@@ -121,6 +121,16 @@ class LocalTrivy:
 
     def argv(self, args: Sequence[str], *, mounts: Sequence[Mount]) -> list[str]:
         return [self.binary, *args]
+
+
+def trivy_runner(
+    scan: ScanConfig, *, binary: str | None = None, cache_dir: Path | None = None
+) -> TrivyRunner:
+    """The pinned container, or the local `binary` with `cache_dir` (default ~/.cache/trivy)."""
+    if binary is None:
+        return ContainerTrivy(scan)
+    cache = cache_dir or Path.home() / ".cache" / "trivy"
+    return LocalTrivy(binary, str(cache.resolve()))
 
 
 @dataclass(frozen=True)
@@ -233,6 +243,7 @@ class ScanStageResult:
     blocks: bool = True
     verdict: Verdict | None = None
     lint_warnings: list[str] = field(default_factory=list)
+    hint: str = ""
 
 
 def judge_report_text(
@@ -287,6 +298,7 @@ def run_scan_stage(
     *,
     trivy: TrivyRunner | None = None,
     progress: Progress | None = None,
+    progress_stream: TextIO | None = None,
     executor: Executor | None = None,
     ignore_file: Path | None = None,
     root: Path | None = None,
@@ -294,12 +306,14 @@ def run_scan_stage(
 ) -> ScanStageResult:
     """Scan `image` (a local image name or id) and gate it; artifacts go to `out_dir`.
 
-    `root` is the repository root the Dockerfile path is relative to (default: the
-    directory of the loaded pipeline.toml, else the working directory).
+    `trivy` defaults to the pinned container (ContainerTrivy); `progress` (or a new one
+    on `progress_stream`, default stderr) gets the per-step lines; `root` is the
+    repository root the Dockerfile path is relative to (default: the directory of the
+    loaded pipeline.toml, else the working directory).
     """
     scan = config.scan
     trivy = trivy or ContainerTrivy(scan)
-    progress = progress or Progress()
+    progress = progress or Progress(progress_stream)
     executor = executor or DockerCli()
     today = today or date.today()
     root = root or _default_root(config)
@@ -323,6 +337,7 @@ def run_scan_stage(
         shutil.rmtree(work_dir, ignore_errors=True)
     summary = out_dir / SUMMARY
     summary.write_text(_summary_text(result), encoding="utf-8")
+    result.hint = _hint(result, summary)
     result.artifacts = [
         out_dir / name
         for name in (REPORT, SARIF, SBOM, CONFIG_LINT, SUMMARY)
@@ -507,6 +522,22 @@ def _summary_text(result: ScanStageResult) -> str:
     if result.lint_warnings:
         text += "\n" + "\n".join(result.lint_warnings) + "\n"
     return text
+
+
+def _hint(result: ScanStageResult, summary: Path) -> str:
+    if not result.blocks:
+        return ""
+    if result.status == "blocked":
+        return (
+            f"see {summary}: upgrade the package or remove the secret; to accept a finding "
+            "on purpose, add the [[scan.ignore]] entry it shows (with a reason and an expiry)"
+        )
+    if result.status == "unavailable":
+        return (
+            "give Trivy its database (scan.cache_volume, offline mode: see the README) or "
+            "set scan.required = false to let unscanned releases through"
+        )
+    return f"see {summary} and the progress lines above; run with --verbose for more"
 
 
 def _default_root(config: PipelineConfig) -> Path:
