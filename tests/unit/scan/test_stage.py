@@ -164,7 +164,9 @@ def test_no_database_is_unavailable_and_required_decides(
     assert (result.status, result.blocks) == ("unavailable", blocks)
     assert result.message.startswith("scan: UNAVAILABLE — Trivy has no vulnerability database")
     assert ("NOT BLOCKING" in result.message) is not blocks
-    assert (tmp_path / "summary.txt").read_text().startswith(result.message + "\n")
+    summary = (tmp_path / "summary.txt").read_text()
+    assert summary.startswith(result.message + "\n\nsecret scan only: passed — 0 blocking")
+    assert "\nscan: passed" not in summary
 
 
 def test_fatal_trivy_error_is_an_error_never_a_pass_and_leaves_no_report(

@@ -518,7 +518,11 @@ def _summary_text(result: ScanStageResult) -> str:
         text = render_summary(verdict)
     else:
         # The verdict alone would not say what is missing (unavailable, error, fallback).
-        text = result.message + "\n\n" + render_summary(verdict)
+        rendered = render_summary(verdict)
+        if result.status == "unavailable":
+            # Only the secret scan ran: its "passed" is no pass of the image.
+            rendered = "secret scan only: " + rendered.removeprefix("scan: ")
+        text = result.message + "\n\n" + rendered
     if result.lint_warnings:
         text += "\n" + "\n".join(result.lint_warnings) + "\n"
     return text
