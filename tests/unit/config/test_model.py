@@ -385,3 +385,73 @@ def test_an_empty_smoke_command_turns_smoke_tests_off(
     config = load_config(write_config(minimal_toml + "[stages]\nsmoke = []\n"))
     assert config.stages.smoke == []
     assert "{url}" in config.stages.integration_test
+
+
+PINNED_TRIVY = (
+    "aquasec/trivy:0.74.0@sha256:62b1e65e8869bc4b4c6aa4fa2b21595256c7c2f6018a9d9ad61caf87187c1969"
+)
+
+
+def test_trivy_image_defaults_to_a_tag_and_digest_pin(
+    write_config: WriteConfig, minimal_toml: str
+) -> None:
+    scan = load_config(write_config(minimal_toml), environ={}).scan
+
+    assert scan.trivy_image == PINNED_TRIVY
+    assert (scan.offline, scan.cache_volume, scan.required, scan.audit_required) == (
+        False,
+        "gangway-trivy-cache",
+        True,
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "aquasec/trivy:0.74.0",
+        "aquasec/trivy@sha256:" + "a" * 64,
+        "aquasec/trivy:0.74.0@sha256:" + "a" * 63,
+        "aquasec/trivy:0.74.0@sha256:" + "A" * 64,
+    ],
+)
+def test_trivy_image_without_tag_and_digest_is_refused_showing_the_shape(
+    write_config: WriteConfig, minimal_toml: str, image: str
+) -> None:
+    path = write_config(with_section(minimal_toml, "scan", f'trivy_image = "{image}"'))
+
+    [line] = error_lines(path)
+    assert line.startswith(
+        "scan.trivy_image: expected an image pinned by tag and digest, "
+        "'repository:tag@sha256:<64 hex digits>', e.g. '" + PINNED_TRIVY + "'"
+    )
+    assert "docker buildx imagetools inspect" in line
+
+
+@pytest.mark.parametrize("tag", ["0.69.4", "0.69.5", "v0.69.6"])
+def test_compromised_trivy_releases_are_refused(
+    write_config: WriteConfig, minimal_toml: str, tag: str
+) -> None:
+    image = f"aquasec/trivy:{tag}@sha256:" + "b" * 64
+    path = write_config(with_section(minimal_toml, "scan", f'trivy_image = "{image}"'))
+
+    [line] = error_lines(path)
+    assert line.startswith(
+        "scan.trivy_image: Trivy 0.69.4, 0.69.5 and 0.69.6 were malicious releases (March 2026)"
+    )
+
+
+def test_trivy_image_from_a_registry_with_a_port_is_accepted(
+    write_config: WriteConfig, minimal_toml: str
+) -> None:
+    image = "127.0.0.1:5000/mirror/trivy:0.69.3@sha256:" + "c" * 64
+    path = write_config(with_section(minimal_toml, "scan", f'trivy_image = "{image}"'))
+
+    assert load_config(path, environ={}).scan.trivy_image == image
+
+
+def test_cache_volume_must_be_a_volume_name(write_config: WriteConfig, minimal_toml: str) -> None:
+    path = write_config(with_section(minimal_toml, "scan", 'cache_volume = "/var/cache/trivy"'))
+
+    [line] = error_lines(path)
+    assert line.startswith("scan.cache_volume: expected a Docker volume name")

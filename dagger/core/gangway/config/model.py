@@ -231,6 +231,50 @@ class RegistryConfig(Section):
         return value
 
 
+DEFAULT_TRIVY_IMAGE: Final = (
+    "aquasec/trivy:0.74.0@sha256:62b1e65e8869bc4b4c6aa4fa2b21595256c7c2f6018a9d9ad61caf87187c1969"
+)
+_PINNED_IMAGE = re.compile(
+    r"(?P<repository>[A-Za-z0-9.-]+(?::[0-9]+)?(?:/[a-z0-9._-]+)*)"
+    r":(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})@sha256:[0-9a-f]{64}"
+)
+#: Trivy releases published by the attacker in March 2026: never run them.
+_COMPROMISED_TRIVY = re.compile(r"v?0\.69\.[4-6](?:[^0-9].*)?")
+
+
+def _check_trivy_image(value: str) -> str:
+    match = _PINNED_IMAGE.fullmatch(value)
+    if match is None:
+        raise PydanticCustomError(
+            "trivy_image_unpinned",
+            "expected an image pinned by tag and digest, "
+            "'repository:tag@sha256:<64 hex digits>', e.g. '{example}' "
+            "(a tag alone can be moved to other content; find the digest with "
+            "`docker buildx imagetools inspect repository:tag`)",
+            {"example": DEFAULT_TRIVY_IMAGE},
+        )
+    if _COMPROMISED_TRIVY.fullmatch(match["tag"]):
+        raise PydanticCustomError(
+            "trivy_image_compromised",
+            "Trivy 0.69.4, 0.69.5 and 0.69.6 were malicious releases (March 2026); "
+            "pin another version, e.g. '{example}'",
+            {"example": DEFAULT_TRIVY_IMAGE},
+        )
+    return value
+
+
+TrivyImage = Annotated[str, AfterValidator(_check_trivy_image)]
+DockerVolumeName = Annotated[
+    str,
+    _matching(
+        r"[A-Za-z0-9][A-Za-z0-9_.-]+",
+        "volume_name",
+        "expected a Docker volume name (letters, digits, '_', '.', '-'), "
+        "such as 'gangway-trivy-cache'",
+    ),
+]
+
+
 class ScanIgnore(Section):
     """A vulnerability accepted on purpose, until a date."""
 
@@ -252,8 +296,29 @@ class ScanConfig(Section):
     ignore_unfixed: bool = Field(
         default=True, description="Do not fail on vulnerabilities that have no fixed version yet."
     )
-    trivy_image: str = Field(
-        default="aquasec/trivy:0.76.0", description="Trivy image that runs the scan."
+    trivy_image: TrivyImage = Field(
+        default=DEFAULT_TRIVY_IMAGE,
+        description="Trivy image that runs the scan, pinned by tag and digest: "
+        "`repo:tag@sha256:<64 hex>` (a tag alone can be moved; 0.69.4–0.69.6 were malicious).",
+    )
+    offline: bool = Field(
+        default=False,
+        description="Never update Trivy's databases: scan with the pre-filled cache only "
+        "(air-gapped machines); without a database there the scan is unavailable.",
+    )
+    cache_volume: DockerVolumeName = Field(
+        default="gangway-trivy-cache",
+        description="Docker volume holding Trivy's cache (vulnerability database) between scans.",
+    )
+    required: bool = Field(
+        default=True,
+        description="Block when the scan cannot run (no Trivy image, no database); "
+        "`false` lets the release through with a warning saying it was not scanned.",
+    )
+    audit_required: bool = Field(
+        default=True,
+        description="Block when the dependency audit (pip-audit) cannot reach its "
+        "vulnerability service; `false` lets it through with a warning.",
     )
     ignore: list[ScanIgnore] = Field(
         default_factory=list, description="Accepted findings, as `[[scan.ignore]]` entries."
