@@ -380,6 +380,11 @@ class StagesConfig(Section):
     smoke_timeout: Duration = Field(
         default=timedelta(minutes=2), description="Bound on the smoke command's run time."
     )
+    audit: list[str] = Field(
+        default_factory=lambda: ["app/requirements.txt"],
+        description="Locked requirement files the test stage audits with pip-audit "
+        "(judged by [scan]: the ignore list, `audit_required`); `[]`: no audit.",
+    )
 
     @field_validator("integration_test")
     @classmethod

@@ -43,6 +43,11 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="where logs, scan reports and report.json go (default: .gangway/runs/<stamp>)",
     )
+    pipeline.add_argument(
+        "--trivy-binary",
+        metavar="PATH",
+        help="run this trivy binary instead of the pinned scanner image (same arguments)",
+    )
     pipeline.set_defaults(command=run_pipeline)
 
 
@@ -66,6 +71,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
         revision=revision,
         out_dir=out_dir,
         scan_stage=scan_stage,
+        trivy_binary=args.trivy_binary,
     )
     print(
         f"pipeline: {config.app.name} {runner.version} -> {runner.image} (run: {out_dir})",

@@ -24,6 +24,7 @@ from typing import TextIO
 from gangway.commands.image import build_argv
 from gangway.config import PipelineConfig
 from gangway.errors import GangwayError
+from gangway.scan.audit import AuditResult, run_audit
 from gangway.stages import argv
 from gangway.stages.graph import STAGES, StageFn, StageName, StageResult
 
@@ -102,6 +103,7 @@ class LocalPipeline:
     stream: TextIO = field(default_factory=lambda: sys.stderr)
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     scan_stage: Callable[[LocalPipeline], StageResult] | None = None
+    trivy_binary: str | None = None
     artifacts: list[str] = field(default_factory=list)
 
     # -- running commands ---------------------------------------------------------------
@@ -174,12 +176,34 @@ class LocalPipeline:
                 ran,
                 f"fix the failing tests; run them alone with: {_shell(ran.argv)}",
             )
+        audits = [self.audit(Path(path)) for path in self.config.stages.audit]
+        for line in audits:
+            print(f"    {line.message}", file=self.stream, flush=True)
+        blocking = [result for result in audits if result.blocks]
+        message = counts or "tests passed"
+        if blocking:
+            return StageResult(
+                name="test",
+                status="failed",
+                message=f"{message}; {blocking[0].message}",
+                hint="upgrade or accept (with an expiry) what the audit names; where the "
+                "vulnerability service cannot be reached, scan.audit_required decides",
+                artifacts=[str(ran.log)],
+            )
+        if audits:
+            message += "; " + "; ".join(result.message for result in audits)
         return StageResult(
             name="test",
             status="passed",
-            message=counts or "tests passed",
+            message=message,
             artifacts=[str(ran.log)],
         )
+
+    def audit(self, requirements: Path) -> AuditResult:
+        """pip-audit of one locked requirements file, judged by [scan]."""
+        report = self.out_dir / f"audit-{requirements.stem}.json"
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        return run_audit(self.config.scan, self.root / requirements, report_path=report)
 
     def build(self) -> StageResult:
         command = build_argv(

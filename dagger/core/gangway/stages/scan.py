@@ -14,10 +14,16 @@ def scan_stage(runner: LocalPipeline) -> StageResult:
     """Run the scan stage (Trivy, the gate, the reports) and turn its verdict into a
     stage result: blocked, a scanner error, and "unavailable" with `scan.required`
     fail the stage; "unavailable" without it passes, saying so."""
-    from gangway.scan.stage import run_scan_stage
+    from gangway.scan.stage import run_scan_stage, trivy_runner
 
+    trivy = trivy_runner(runner.config.scan, binary=runner.trivy_binary)
     result = run_scan_stage(
-        runner.config, runner.image, runner.out_dir / "scan", progress_stream=runner.stream
+        runner.config,
+        runner.image,
+        runner.out_dir / "scan",
+        trivy=trivy,
+        progress_stream=runner.stream,
+        root=runner.root,
     )
     return StageResult(
         name="scan",
