@@ -33,8 +33,8 @@ class Registry:
             "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
             f"    rootdirectory: {self.root / 'data'}\nhttp:\n  addr: {self.address}\n"
         )
-        log = (self.root / "registry.log").open("wb")
-        self.process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
+        with (self.root / "registry.log").open("wb") as log:
+            self.process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:

@@ -57,7 +57,7 @@ class Project:
         out = self.root / ".gangway" / f"run-{uuid.uuid4().hex[:6]}"
         proc = subprocess.run(
             [sys.executable, "-m", "gangway", "--config", str(self.config), "pipeline",
-             "--out", str(out), *args],
+             "--out", str(out), "--trivy-binary", trivy_binary(), *args],
             capture_output=True, text=True, env=self.environ, timeout=timeout, check=False,
         )  # fmt: skip
         report_file = out / "report.json"
@@ -78,6 +78,18 @@ class Project:
         assert proc.returncode == 0, proc.stderr
         color: str = json.loads(proc.stdout)["live"]["color"]
         return color
+
+
+def trivy_binary() -> str:
+    """The hash-pinned Trivy binary nox installs (the scanner image cannot be pulled)."""
+    binary = Path(sys.executable).parent / "trivy"
+    if not binary.exists():
+        pytest.fail(
+            f"no trivy next to {sys.executable}: install tests/requirements-trivy.txt "
+            "(nox -s integration does)",
+            pytrace=False,
+        )
+    return str(binary)
 
 
 def edit_config(path: Path, edits: dict[str, Any]) -> None:
@@ -103,6 +115,7 @@ def project(
     ports = {name: free_port() for name in ("staging", "production")}
     edits: dict[str, Any] = {
         "app.name": app,
+        "image.repository": app,
         "registry.address": registry.address,
         "stages.test": QUICK_TESTS,
     }
@@ -143,6 +156,7 @@ def project(
         # No vulnerability database can be fetched here: the scan says "unavailable"
         # and this policy lets it pass (the scan stage's own tests cover blocking).
         "GANGWAY_SCAN__REQUIRED": "false",
+        "GANGWAY_SCAN__AUDIT_REQUIRED": "false",
         "DOCKER_BUILDKIT": "0",
     }
     project = Project(root, app, registry, ports, environ)
