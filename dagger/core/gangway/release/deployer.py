@@ -24,7 +24,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
@@ -45,6 +45,7 @@ from gangway.config import EnvironmentConfig, PipelineConfig
 from gangway.errors import CommandFailed, DeployFailed, HealthCheckFailed, LockHeld
 from gangway.execute import Executor
 from gangway.health import count_in_flight, wait_until_ready
+from gangway.masking import redact
 from gangway.release.progress import Progress
 from gangway.release.state import (
     ContainerInfo,
@@ -127,6 +128,10 @@ class Deployer:
     executor: Executor
     progress: Progress = field(default_factory=Progress)
     who: str = ""
+    # Values of the environment's `secret_files`, copied into release containers.
+    secret_files: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # Called once a deploy or rollback holds the lock (the `started` notification).
+    on_start: Callable[[], None] = field(default=lambda: None, repr=False)
 
     def __post_init__(self) -> None:
         self.env: EnvironmentConfig = self.config.environment(self.environment)
@@ -224,6 +229,7 @@ class Deployer:
             port=self.config.app.port,
             env=dict(self.env.env),
             secrets=tuple(self.env.secrets),
+            secret_files=tuple(self.env.secret_files),
             health_interval=_seconds(self.env.health.interval.total_seconds()),
         )
 
@@ -236,14 +242,13 @@ class Deployer:
         steps: list[Step] = []
         if existing is not None:
             steps.append(Run(docker.remove(name), "prepare"))
-        steps.append(
-            Run(
-                docker.run_app(
-                    self.target, self._app_container(release), pull_policy=self.env.pull
-                ),
-                "prepare",
+        app = self._app_container(release)
+        steps += [
+            Run(command, "prepare")
+            for command in docker.launch_app(
+                self.target, app, pull_policy=self.env.pull, secret_files=self.secret_files
             )
-        )
+        ]
         return steps
 
     def prove_and_switch_steps(self, state: HostState, release: Release) -> list[Step]:
@@ -286,7 +291,10 @@ class Deployer:
             return []
         app = self._app_container(release)
         return [
-            Run(docker.run_once(self.target, app, command, pull_policy=self.env.pull), "prepare")
+            Run(task, "prepare")
+            for task in docker.run_task(
+                self.target, app, command, pull_policy=self.env.pull, secret_files=self.secret_files
+            )
         ]
 
     def deploy_steps(self, state: HostState, image: str, version: str) -> list[Step]:
@@ -505,6 +513,7 @@ class Deployer:
         with self.progress.step("lock", f"take the {self.environment} deploy lock"):
             self.acquire_lock(lock_wait)
         try:
+            self.on_start()
             state = self.read_state()
             bootstrap = self.bootstrap_steps(state)
             if bootstrap:
@@ -615,7 +624,7 @@ class Deployer:
             step=error.step
             if isinstance(error, DeployFailed)
             else ("" if error is None else "docker"),
-            reason="" if error is None else str(error).splitlines()[0],
+            reason="" if error is None else redact(str(error).splitlines()[0]),
         )
 
     def _image_id(self, image: str) -> str:
@@ -656,6 +665,7 @@ class Deployer:
         with self.progress.step("lock", f"take the {self.environment} deploy lock"):
             self.acquire_lock(lock_wait)
         try:
+            self.on_start()
             state = self.read_state()
             live = state.live
             if live is None:
