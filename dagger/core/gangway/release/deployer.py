@@ -132,6 +132,8 @@ class Deployer:
     secret_files: Mapping[str, str] = field(default_factory=dict, repr=False)
     # Called once a deploy or rollback holds the lock (the `started` notification).
     on_start: Callable[[], None] = field(default=lambda: None, repr=False)
+    # The record the last deploy or rollback appended to the history (notifications).
+    last_record: ReleaseRecord | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.env: EnvironmentConfig = self.config.environment(self.environment)
@@ -635,6 +637,7 @@ class Deployer:
         return str(data[0].get("Id", "")) if data else ""
 
     def _append_history(self, record: ReleaseRecord) -> None:
+        self.last_record = record
         try:
             self.run(
                 docker.write_file(
