@@ -106,16 +106,25 @@ class Notifier:
     async def _deliver_all(
         self, hooks: Sequence[WebhookConfig], event: DeployEvent
     ) -> list[Delivery]:
-        results: list[Delivery | None] = [None] * len(hooks)
+        results: list[Delivery] = []
         async with httpx.AsyncClient(transport=self.transport) as client:
 
-            async def one(index: int, hook: WebhookConfig) -> None:
-                results[index] = await self._deliver(client, hook, event)
+            async def one(hook: WebhookConfig) -> None:
+                url = hook.url.get_secret_value()
+                began = time.monotonic()
+                try:
+                    results.append(await self._deliver(client, hook, event))
+                except Exception as exc:  # noqa: BLE001 - one webhook's bug spares the others
+                    detail = f"{type(exc).__name__}: {redact(str(exc))}"
+                    results.append(
+                        Delivery(origin(url), False, 1, detail, time.monotonic() - began)
+                    )
 
             async with anyio.create_task_group() as group:
-                for index, hook in enumerate(hooks):
-                    group.start_soon(one, index, hook)
-        return [result for result in results if result is not None]
+                for hook in hooks:
+                    group.start_soon(one, hook)
+        order = [origin(hook.url.get_secret_value()) for hook in hooks]
+        return sorted(results, key=lambda delivery: order.index(delivery.webhook))
 
     async def _deliver(
         self, client: httpx.AsyncClient, hook: WebhookConfig, event: DeployEvent
@@ -128,40 +137,37 @@ class Notifier:
         attempts = 0
         detail = "not sent"
         backoff = FIRST_BACKOFF
-        with anyio.move_on_after(self.budget):
-            while True:
-                attempts += 1
-                left = deadline - time.monotonic()
-                wait = backoff
-                detail = "timed out"  # what it stays if the budget runs out mid-request
+        while True:
+            attempts += 1
+            wait = backoff
+            # One deadline for the whole attempt: httpx's timeouts are per read, so an
+            # endpoint that drips its answer would otherwise never time out.
+            with anyio.move_on_after(max(0.0, min(timeout, deadline - time.monotonic()))):
+                detail = "timed out"
                 try:
-                    response = await client.post(
-                        url, json=body, timeout=max(0.05, min(timeout, left))
-                    )
+                    response = await client.post(url, json=body, timeout=timeout)
                 except httpx.TimeoutException:
-                    detail = "timed out"
+                    pass
                 except httpx.ConnectError:
                     detail = "connection refused or host unreachable"
                 except httpx.HTTPError as exc:
-                    detail = f"{type(exc).__name__}"
+                    detail = type(exc).__name__
                 else:
                     detail = f"HTTP {response.status_code}"
                     if response.is_success:
-                        return Delivery(
-                            origin(url), True, attempts, detail, time.monotonic() - began
-                        )
+                        elapsed = time.monotonic() - began
+                        return Delivery(origin(url), True, attempts, detail, elapsed)
                     if response.status_code not in RETRIED_STATUSES:
                         break
-                    wait = _retry_after(response) or backoff
-                if attempts > self.config.retries:
-                    break
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                await anyio.sleep(min(wait, left))
-                backoff *= 2
-        if time.monotonic() >= deadline and attempts <= self.config.retries:
-            detail += f" (budget of {self.budget:g}s spent)"
+                    after = _retry_after(response)
+                    wait = backoff if after is None else after
+            left = deadline - time.monotonic()
+            if attempts > self.config.retries or left <= 0:
+                break
+            await anyio.sleep(min(wait, left))
+            backoff *= 2
+        if attempts <= self.config.retries and time.monotonic() >= deadline:
+            detail += f" (time budget of {self.budget:g}s spent)"
         return Delivery(origin(url), False, attempts, detail, time.monotonic() - began)
 
 
