@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from gangway.config.model import Event, WebhookFormat
 from gangway.masking import MASK
 from gangway.notify import (
     SCHEMA_VERSION,
@@ -15,6 +16,7 @@ from gangway.notify import (
     payload,
     slack_payload,
 )
+from gangway.notify.payloads import Action
 
 FAILED = DeployEvent(
     event="failed",
@@ -96,9 +98,11 @@ def test_slack_text_escapes_its_control_characters() -> None:
         ("failed", "rollback", "", "rollback of notes v2 to production failed"),
     ],
 )
-def test_headline_says_what_happened(event: str, action: str, previous: str, expected: str) -> None:
+def test_headline_says_what_happened(
+    event: Event, action: Action, previous: str, expected: str
+) -> None:
     subject = DeployEvent(
-        event, action, "notes", "production", "v2", "i", "ana",  # type: ignore[arg-type]
+        event, action, "notes", "production", "v2", "i", "ana",
         previous_version=previous,
     )  # fmt: skip
     assert headline(subject) == expected
@@ -110,7 +114,8 @@ def test_payloads_mask_a_secret_in_the_reason() -> None:
         "failed", "deploy", "notes", "production", "v2", "i", "ana",
         step="migrate", reason="could not connect as notes:hunter2-password@db",
     )  # fmt: skip
-    for format in ("json", "slack"):
-        text = json.dumps(payload(event, format))  # type: ignore[arg-type]
+    formats: tuple[WebhookFormat, ...] = ("json", "slack")
+    for format in formats:
+        text = json.dumps(payload(event, format))
         assert "hunter2-password" not in text
         assert "[REDACTED]" in text

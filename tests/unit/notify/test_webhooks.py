@@ -43,7 +43,7 @@ class Receiver:
         if isinstance(answer, int):
             return httpx.Response(answer)
         if isinstance(answer, type):
-            raise answer("boom", request=request)  # type: ignore[call-arg]
+            raise answer("boom", request=request)
         await answer()
         return httpx.Response(200)
 
@@ -56,7 +56,7 @@ def notifier(conf: NotificationsConfig, receiver: Receiver, log: list[str]) -> N
 
 
 def test_a_2xx_is_one_post_of_the_json_body_and_one_progress_line() -> None:
-    receiver, log = Receiver(204), []
+    receiver, log = Receiver(204), list[str]()
     [delivery] = notifier(config(), receiver, log).notify(EVENT)
     assert (delivery.ok, delivery.attempts, delivery.detail) == (True, 1, "HTTP 204")
     assert str(receiver.requests[0].url) == URL
@@ -73,14 +73,14 @@ def test_slack_format_posts_the_slack_body() -> None:
 
 
 def test_5xx_and_429_and_connection_errors_are_retried_until_a_2xx() -> None:
-    receiver, log = Receiver(500, 429, httpx.ConnectError, 200), []
+    receiver, log = Receiver(500, 429, httpx.ConnectError, 200), list[str]()
     [delivery] = notifier(config(retries=3), receiver, log).notify(EVENT)
     assert (delivery.ok, delivery.attempts) == (True, 4)
     assert not any("warning" in line for line in log)
 
 
 def test_a_4xx_is_not_retried_and_is_one_warning_line_with_the_url_masked() -> None:
-    receiver, log = Receiver(404), []
+    receiver, log = Receiver(404), list[str]()
     [delivery] = notifier(config(), receiver, log).notify(EVENT)
     assert (delivery.ok, delivery.attempts, delivery.detail) == (False, 1, "HTTP 404")
     assert log == [
@@ -91,7 +91,7 @@ def test_a_4xx_is_not_retried_and_is_one_warning_line_with_the_url_masked() -> N
 
 
 def test_retries_are_bounded_by_the_config() -> None:
-    receiver, log = Receiver(503), []
+    receiver, log = Receiver(503), list[str]()
     [delivery] = notifier(config(retries=2), receiver, log).notify(EVENT)
     assert (delivery.ok, delivery.attempts, delivery.detail) == (False, 3, "HTTP 503")
     assert len(receiver.requests) == 3
@@ -110,7 +110,9 @@ def test_retry_after_of_a_429_is_honoured_within_the_budget() -> None:
         return next(answers)
 
     conf = config()
-    deliveries = Notifier(conf, log=[].append, transport=httpx.MockTransport(handler)).notify(EVENT)
+    deliveries = Notifier(
+        conf, log=list[str]().append, transport=httpx.MockTransport(handler)
+    ).notify(EVENT)
     assert deliveries[0].ok
     assert requests[1] - requests[0] < 0.2  # Retry-After: 0 instead of the 0.25s backoff
 
@@ -119,7 +121,7 @@ def test_a_hanging_endpoint_costs_at_most_the_budget() -> None:
     async def hang() -> None:
         await anyio.sleep(60)
 
-    receiver, log = Receiver(hang), []
+    receiver, log = Receiver(hang), list[str]()
     sender = notifier(config(timeout=0.3, retries=2), receiver, log)
     began = time.monotonic()
     [delivery] = sender.notify(EVENT)
@@ -140,7 +142,7 @@ def test_a_slow_endpoint_is_cut_by_the_request_timeout_and_retried() -> None:
         if calls == 1:
             await anyio.sleep(60)
 
-    receiver, log = Receiver(slow_once), []
+    receiver, log = Receiver(slow_once), list[str]()
     [delivery] = notifier(config(timeout=0.3, retries=2), receiver, log).notify(EVENT)
     assert (delivery.ok, delivery.attempts) == (True, 2)
 
@@ -164,7 +166,9 @@ def test_webhooks_are_told_at_the_same_time_so_one_hanging_does_not_delay_anothe
         answered.append(time.monotonic() - began)
         return httpx.Response(200)
 
-    deliveries = Notifier(conf, log=[].append, transport=httpx.MockTransport(handler)).notify(EVENT)
+    deliveries = Notifier(
+        conf, log=list[str]().append, transport=httpx.MockTransport(handler)
+    ).notify(EVENT)
     assert [d.ok for d in deliveries] == [False, True]
     assert answered[0] < 0.3
     assert time.monotonic() - began < 1.5

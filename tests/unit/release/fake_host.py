@@ -216,7 +216,8 @@ class FakeHost:
         return Result(0, "9d1e" * 16 + "\n", "")
 
     def _copy(self, argv: tuple[str, ...], archive: bytes | None) -> Result:
-        assert argv[2] == "-" and archive is not None, argv
+        assert argv[2] == "-", argv
+        assert archive is not None, argv
         name, _, destination = argv[3].partition(":")
         if name not in self.containers:
             return _no_such("container", name)

@@ -165,10 +165,10 @@ def test_migration_with_secret_files_runs_in_a_named_task_container() -> None:
 
 
 def test_no_secret_value_is_in_any_argv_or_shell_line_or_repr() -> None:
+    values = {"API_TOKEN": TOKEN}
     commands = [
-        *docker.launch_app(TARGET, APP, pull_policy="never", secret_files={"API_TOKEN": TOKEN}),
-        *docker.run_task(TARGET, APP, ["app", "migrate"], pull_policy="never",
-                         secret_files={"API_TOKEN": TOKEN}),  # fmt: skip
+        *docker.launch_app(TARGET, APP, pull_policy="never", secret_files=values),
+        *docker.run_task(TARGET, APP, ["app", "migrate"], pull_policy="never", secret_files=values),
     ]
     for command in commands:
         shown = " ".join(command.argv) + command.shell() + repr(command) + command.purpose
