@@ -370,26 +370,32 @@ def test_stale_lock_of_a_dead_deployer_is_taken_over(stage: Stage) -> None:
     assert "unlocked" in stage.gangway("lock", "status", "--env", "production").stdout
 
 
-def snapshot() -> str:
-    return docker(
-        "ps", "--all", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.State}} {{.Image}}"
-    )
+def snapshot(stage: Stage) -> str:
+    """`docker ps -a` (ids, names, states, creation times) and the volumes and networks of
+    the stage's app: other tests on this engine come and go meanwhile, so only ours count."""
+    label = f"label=dev.gangway.app={stage.app}"
+    return "\n".join([
+        docker("ps", "--all", "--no-trunc", "--filter", label, "--format",
+               "{{.ID}} {{.Names}} {{.State}} {{.Image}} {{.CreatedAt}}"),
+        docker("volume", "ls", "--quiet", "--filter", f"name={stage.app}"),
+        docker("network", "ls", "--quiet", "--filter", f"name={stage.app}"),
+    ])  # fmt: skip
 
 
 def test_plan_prints_commands_and_changes_nothing(stage: Stage) -> None:
-    before = snapshot()
+    before = snapshot(stage)
     fresh = stage.gangway("plan", "--env", "production", "--image", stage.images["v1"])
     assert fresh.returncode == 0, fresh.stderr
-    assert snapshot() == before
+    assert snapshot(stage) == before
     assert "docker run --detach" in fresh.stdout
     assert f"--name {stage.app}-production-blue" in fresh.stdout
     assert "(nothing live yet)" in fresh.stdout
 
     stage.deploy("v1")
-    before = snapshot()
+    before = snapshot(stage)
     live = stage.gangway("plan", "--env", "production", "--image", stage.images["v2"])
     assert live.returncode == 0, live.stderr
-    assert snapshot() == before
+    assert snapshot(stage) == before
     assert "live: blue v1" in live.stdout
     assert f"{stage.app}-production-green" in live.stdout
     assert "# wait until" in live.stdout
@@ -450,7 +456,7 @@ def test_rollback_to_unknown_version_lists_what_is_available(stage: Stage) -> No
 
 @pytest.mark.fault(12)
 def test_missing_secret_stops_the_deploy_before_anything_changes(stage: Stage) -> None:
-    before = snapshot()
+    before = snapshot(stage)
     env = {k: v for k, v in stage.environ.items() if k != "DATABASE_URL"}
     proc = subprocess.run(
         [sys.executable, "-m", "gangway", "--config", str(stage.config), "deploy", "--env",
@@ -459,7 +465,7 @@ def test_missing_secret_stops_the_deploy_before_anything_changes(stage: Stage) -
     )  # fmt: skip
     assert proc.returncode == 1
     assert "missing secret(s) for production: DATABASE_URL" in proc.stderr
-    assert snapshot() == before
+    assert snapshot(stage) == before
 
 
 def test_deploy_through_ssh_docker_host(stage: Stage) -> None:

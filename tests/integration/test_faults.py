@@ -20,13 +20,12 @@ import httpx
 import pytest
 
 from tests.integration.conftest import docker, wait_for
-from tests.integration.test_deploy import (  # noqa: F401 - fixtures used by name
-    Stage,
-    assert_no_failures,
-    release_images,
-    stage,
-    under_load,
-)
+from tests.integration import test_deploy
+from tests.integration.test_deploy import Stage, assert_no_failures, snapshot, under_load
+
+# The deploy tests' fixtures, shared rather than copied: releases v1..v3 and a stage.
+release_images = test_deploy.release_images
+stage = test_deploy.stage
 
 
 def assert_consistent(stage: Stage) -> None:
@@ -166,7 +165,7 @@ def test_invalid_pipeline_toml_is_refused_and_harms_nothing(stage: Stage, tmp_pa
     stage.deploy("v1")
     broken = tmp_path / "broken.toml"
     broken.write_text(stage.config.read_text().replace("retain = 3", 'retain = "three"', 1))
-    before = docker("ps", "--all", "--no-trunc", "--format", "{{.ID}} {{.State}}")
+    before = snapshot(stage)
     with under_load(stage) as load:
         load.wait_for_requests(200, timeout=60)
         proc = subprocess.run(
@@ -177,7 +176,7 @@ def test_invalid_pipeline_toml_is_refused_and_harms_nothing(stage: Stage, tmp_pa
         assert proc.returncode == 2
         assert f"{broken}: environments.production.retain:" in proc.stderr
         assert "Traceback" not in proc.stderr
-        assert docker("ps", "--all", "--no-trunc", "--format", "{{.ID}} {{.State}}") == before
+        assert snapshot(stage) == before
         stage.deploy("v2")
     assert_no_failures(load.summary())
     assert_consistent(stage)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from gangway.masking import MASK
 
 MINIMAL_TOML = """\
 [app]
@@ -30,6 +32,14 @@ def _no_gangway_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("GANGWAY_"):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def _no_masked_values() -> Iterator[None]:
+    """Secrets a test registered for masking do not stay masked in the next test."""
+    MASK.clear()
+    yield
+    MASK.clear()
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from gangway.config import (
     render_reference,
 )
 from gangway.errors import ConfigError, ConfigProblem, DeployFailed, GangwayError, ValueSource
+from gangway.masking import redact
 from gangway.release import cli as release_cli
 from gangway.scan import cli as scan_cli
 from gangway.stages import cli as stages_cli
@@ -48,10 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         if isinstance(exc, DeployFailed) and exc.logs:
             print("--- last log lines of the failed release ---", file=sys.stderr)
-            print(exc.logs, file=sys.stderr)
+            print(redact(exc.logs), file=sys.stderr)
             print("---", file=sys.stderr)
         for line in exc.lines():
-            print(f"error: {line}", file=sys.stderr)
+            print(f"error: {redact(line)}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:
         # The reader of our output went away (`gangway plan | head`): not an error.
@@ -64,7 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verbose:
             traceback.print_exc()
         print(
-            f"error: unexpected {type(exc).__name__}: {exc} (run with --verbose for the traceback)",
+            f"error: unexpected {type(exc).__name__}: {redact(str(exc))} (run with --verbose "
+            "for the traceback)",
             file=sys.stderr,
         )
         return EXIT_UNEXPECTED

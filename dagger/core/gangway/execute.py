@@ -10,6 +10,7 @@ from typing import Protocol
 
 from gangway.commands.docker import Command
 from gangway.errors import CommandFailed
+from gangway.masking import redact
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,8 @@ class DockerCli:
     """Runs argv with subprocess, pointed at `docker_host` ("" = whatever docker would use).
 
     `environ` is the environment docker runs with: the secrets named by the config are
-    passed through it (`--env NAME`), never on the command line.
+    passed through it (`--env NAME`), never on the command line. What docker prints is
+    masked (`gangway.masking`) before anyone sees it: container logs, inspect output.
     """
 
     def __init__(self, docker_host: str = "", environ: Mapping[str, str] | None = None) -> None:
@@ -45,12 +47,14 @@ class DockerCli:
         self.env = env
 
     def run(self, command: Command, *, check: bool = True, timeout: float = 120) -> Result:
+        stdin = command.secret_stdin
+        if stdin is None and command.stdin is not None:
+            stdin = command.stdin.encode()
         try:
             proc = subprocess.run(
                 command.argv,
-                input=command.stdin,
+                input=stdin,
                 capture_output=True,
-                text=True,
                 env=self.env,
                 timeout=timeout,
                 check=False,
@@ -59,10 +63,16 @@ class DockerCli:
             raise CommandFailed(command.argv, 127, "", f"{exc.filename}: not found") from exc
         except subprocess.TimeoutExpired as exc:
             raise CommandFailed(command.argv, 124, "", f"timed out after {timeout:g}s") from exc
-        result = Result(proc.returncode, proc.stdout, proc.stderr)
+        result = Result(proc.returncode, _text(proc.stdout), _text(proc.stderr))
         if check and not result.ok:
             raise CommandFailed(command.argv, result.returncode, result.stdout, result.stderr)
         return result
+
+
+def _text(output: bytes) -> str:
+    """Docker's output as text (newlines as text mode would give them), secrets masked."""
+    text = output.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+    return redact(text)
 
 
 Responder = Callable[[Command], Result]

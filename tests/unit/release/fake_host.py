@@ -7,10 +7,12 @@ new command in the deployer shows up here instead of being answered blindly.
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import re
 import shlex
+import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +56,10 @@ class FakeHost:
     # What the router's status logs read during the watch: path -> one status per line.
     served: dict[str, str] = field(default_factory=dict)
     reloads: int = 0
+    # Files `docker cp` put into containers: container name -> {path: content}.
+    copied: dict[str, dict[str, str]] = field(default_factory=dict)
+    # One-off tasks run to completion with `docker start --attach`, by name.
+    tasks_run: list[str] = field(default_factory=list)
 
     # -- building a host ---------------------------------------------------------------
 
@@ -132,9 +138,17 @@ class FakeHost:
             return self._run(argv, command.stdin)
         if argv[1] == "create":
             return self._create(argv)
+        if argv[1:3] == ("start", "--attach"):
+            name = argv[3]
+            assert name in self.containers, f"start --attach of unknown {name}"
+            self.tasks_run.append(name)
+            self.containers.pop(name)  # created with --rm: gone once it exits
+            return OK
         if argv[1] == "start":
             self.containers[argv[2]]["State"].update(Running=True, Status="running")
             return OK
+        if argv[1] == "cp":
+            return self._copy(argv, command.secret_stdin)
         if argv[1] == "stop":
             name = argv[-1]
             if name not in self.containers:
@@ -200,6 +214,21 @@ class FakeHost:
             )
         self.add(name, _labels(argv), running=False)
         return Result(0, "9d1e" * 16 + "\n", "")
+
+    def _copy(self, argv: tuple[str, ...], archive: bytes | None) -> Result:
+        assert argv[2] == "-", argv
+        assert archive is not None, argv
+        name, _, destination = argv[3].partition(":")
+        if name not in self.containers:
+            return _no_such("container", name)
+        assert destination == "/", argv
+        files = self.copied.setdefault(name, {})
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            for member in tar.getmembers():
+                content = tar.extractfile(member) if member.isfile() else None
+                if content is not None:
+                    files["/" + member.name] = content.read().decode()
+        return OK
 
     def _exec(self, argv: tuple[str, ...], stdin: str | None) -> Result:
         args = [arg for arg in argv[2:] if arg != "--interactive"]

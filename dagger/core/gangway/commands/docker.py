@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import shlex
+import tarfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
@@ -20,6 +22,8 @@ PROXY_CONFIG: Final = f"{NGINX_DIR}/proxy.conf"
 ROUTER_LIVE_PORT: Final = 80
 ROUTER_PREVIEW_PORT: Final = 81
 PROXY_PORT: Final = 80
+#: Where secret files land in a release container (Docker and Compose use the same).
+SECRETS_DIR: Final = "/run/secrets"
 
 
 def other(color: Color) -> Color:
@@ -36,11 +40,17 @@ class Command:
     stdin: str | None = None
     # Queries only read the host; `plan` runs them, and only them.
     query: bool = False
+    # Binary stdin (an archive of secret files), said by `secret_label`, never shown:
+    # not even its size, which would tell a secret's length.
+    secret_stdin: bytes | None = field(default=None, repr=False)
+    secret_label: str = ""
 
     def shell(self) -> str:
         """The command as a shell line, for plans and logs (stdin shown by size only)."""
         text = shlex.join(self.argv)
-        if self.stdin is not None:
+        if self.secret_stdin is not None:
+            text += f"  <<< ({self.secret_label or 'secrets'} on stdin)"
+        elif self.stdin is not None:
             text += f"  <<< ({len(self.stdin.encode())} bytes on stdin)"
         return text
 
@@ -75,6 +85,11 @@ class Target:
     @property
     def lock(self) -> str:
         return f"{self.prefix}-lock"
+
+    @property
+    def task(self) -> str:
+        """The one-off container of a release (migrations) when it needs secret files."""
+        return f"{self.prefix}-task"
 
     def container(self, color: Color) -> str:
         return f"{self.prefix}-{color}"
@@ -241,7 +256,8 @@ def logs(name: str, tail: int = 40) -> Command:
 
 @dataclass(frozen=True)
 class AppContainer:
-    """What a release container needs: image, version, plain env, names of secrets."""
+    """What a release container needs: image, version, plain env, names of secrets
+    (`secrets` by environment, `secret_files` as files in SECRETS_DIR)."""
 
     image: str
     version: str
@@ -249,33 +265,97 @@ class AppContainer:
     port: int
     env: Mapping[str, str] = field(default_factory=dict)
     secrets: Sequence[str] = ()
+    secret_files: Sequence[str] = ()
     # Docker health is polled at the config's pace, not only the image's own interval.
     health_interval: int | None = None
 
 
-def _env_args(env: Mapping[str, str], secrets: Sequence[str]) -> list[str]:
+def secret_file(name: str) -> str:
+    """The path of secret file `name` in a release container."""
+    return f"{SECRETS_DIR}/{name}"
+
+
+def _env_args(app: AppContainer) -> list[str]:
     args: list[str] = []
-    for key, value in env.items():
+    for key, value in app.env.items():
         args += ["--env", f"{key}={value}"]
     # `--env NAME` without a value: docker copies it from its own environment, so a
     # secret's value never appears in an argv, a plan or a process listing.
-    for name in secrets:
+    for name in app.secrets:
         args += ["--env", name]
+    for name in app.secret_files:
+        args += ["--env", f"{name}_FILE={secret_file(name)}"]
     return args
 
 
-def run_app(target: Target, app: AppContainer, *, pull_policy: str) -> Command:
-    name = target.container(app.color)
-    return Command(
-        ("docker", "run", "--detach", f"--pull={pull_policy}", "--name", name,
-         "--network", target.network, "--restart", "unless-stopped",
-         *_label_args(target.labels("app", color=app.color, version=app.version,
-                                     image=app.image)),
-         *(("--health-interval", f"{app.health_interval}s") if app.health_interval else ()),
-         *_env_args(app.env, app.secrets),
-         app.image),
-        f"start {app.color} ({app.version})",
+def _app_options(target: Target, app: AppContainer, pull_policy: str) -> tuple[str, ...]:
+    return (
+        f"--pull={pull_policy}", "--name", target.container(app.color),
+        "--network", target.network, "--restart", "unless-stopped",
+        *_label_args(target.labels("app", color=app.color, version=app.version,
+                                    image=app.image)),
+        *(("--health-interval", f"{app.health_interval}s") if app.health_interval else ()),
+        *_env_args(app),
+        app.image,
     )  # fmt: skip
+
+
+def run_app(target: Target, app: AppContainer, *, pull_policy: str) -> Command:
+    return Command(
+        ("docker", "run", "--detach", *_app_options(target, app, pull_policy)),
+        f"start {app.color} ({app.version})",
+    )
+
+
+def secrets_archive(values: Mapping[str, str]) -> bytes:
+    """A tar of `run/secrets/NAME` files (mode 0444, owned by root, dated 1970: the same
+    values give the same bytes), for `docker cp -` to unpack at the container's `/`."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        folder = tarfile.TarInfo(SECRETS_DIR.lstrip("/"))
+        folder.type, folder.mode = tarfile.DIRTYPE, 0o755
+        archive.addfile(folder)
+        for name, value in sorted(values.items()):
+            data = value.encode()
+            entry = tarfile.TarInfo(secret_file(name).lstrip("/"))
+            entry.size, entry.mode = len(data), 0o444
+            archive.addfile(entry, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def copy_secret_files(name: str, values: Mapping[str, str]) -> Command:
+    """Put secret files into a created container through the engine's API (`docker cp`
+    with a tar on stdin): it works on a remote engine, and no value is in an argv."""
+    names = ", ".join(sorted(values))
+    return Command(
+        ("docker", "cp", "-", f"{name}:/"),
+        f"copy secret files {names} into {name}",
+        secret_stdin=secrets_archive(values),
+        secret_label=f"a tar of {SECRETS_DIR}/{{{names}}}",
+    )
+
+
+def _values(app: AppContainer, secret_files: Mapping[str, str]) -> dict[str, str]:
+    # A value missing here only happens in a plan (a deploy checks them first).
+    return {name: secret_files.get(name, "") for name in app.secret_files}
+
+
+def launch_app(
+    target: Target, app: AppContainer, *, pull_policy: str, secret_files: Mapping[str, str]
+) -> list[Command]:
+    """Start a release: `docker run`, or, with secret files, create it, copy them in, and
+    start it, so the app finds them from its first instruction."""
+    if not app.secret_files:
+        return [run_app(target, app, pull_policy=pull_policy)]
+    name = target.container(app.color)
+    return [
+        Command(
+            ("docker", "create", *_app_options(target, app, pull_policy)),
+            f"create {app.color} ({app.version})",
+        ),
+        copy_secret_files(name, _values(app, secret_files)),
+        Command(("docker", "start", name), f"start {app.color} ({app.version})"),
+    ]
 
 
 def run_once(
@@ -285,10 +365,38 @@ def run_once(
     return Command(
         ("docker", "run", "--rm", f"--pull={pull_policy}", "--network", target.network,
          *_label_args(target.labels("task", version=app.version)),
-         *_env_args(app.env, app.secrets),
+         *_env_args(app),
          app.image, *command),
         f"run `{shlex.join(command)}` in {app.version}",
     )  # fmt: skip
+
+
+def run_task(
+    target: Target,
+    app: AppContainer,
+    command: Sequence[str],
+    *,
+    pull_policy: str,
+    secret_files: Mapping[str, str],
+) -> list[Command]:
+    """`run_once`, or with secret files: create the task container (a leftover of a killed
+    deploy removed first), copy them in, and start it attached (its exit code is ours)."""
+    if not app.secret_files:
+        return [run_once(target, app, command, pull_policy=pull_policy)]
+    purpose = f"run `{shlex.join(command)}` in {app.version}"
+    create = (
+        "docker", "create", "--rm", f"--pull={pull_policy}", "--name", target.task,
+        "--network", target.network,
+        *_label_args(target.labels("task", version=app.version)),
+        *_env_args(app),
+        app.image, *command,
+    )  # fmt: skip
+    return [
+        remove(target.task),
+        Command(create, f"create the task container for {purpose}"),
+        copy_secret_files(target.task, _values(app, secret_files)),
+        Command(("docker", "start", "--attach", target.task), purpose),
+    ]
 
 
 def container_state(name: str) -> Command:

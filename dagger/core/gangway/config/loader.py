@@ -42,6 +42,8 @@ _TRUE: Final = frozenset({"1", "true", "yes"})
 _FALSE: Final = frozenset({"", "0", "false", "no"})
 _TOML_POSITION = re.compile(r" \(at line (\d+), column (\d+)\)$| \(at end of document\)$")
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
+#: A file of the secrets directory that holds one of the app's secrets, not a config key.
+APP_SECRET_FILE: Final = re.compile(r"[A-Z_][A-Z0-9_]*")
 
 Loc = tuple[str | int, ...]
 
@@ -161,9 +163,10 @@ def _secret_layer(
         problems.append(ConfigProblem("secrets directory not found", file=str(secrets_dir)))
         return []
     layer = []
-    # Hidden entries are the bookkeeping of mounted secret volumes (e.g. `..data`).
+    # Hidden entries are the bookkeeping of mounted secret volumes (e.g. `..data`); names
+    # in capitals (`DATABASE_URL`) are the app's secrets, not keys of pipeline.toml.
     for entry in sorted(secrets_dir.iterdir()):
-        if entry.name.startswith(".") or entry.is_dir():
+        if entry.name.startswith(".") or entry.is_dir() or APP_SECRET_FILE.fullmatch(entry.name):
             continue
         try:
             value = entry.read_text(encoding="utf-8")

@@ -489,7 +489,15 @@ class EnvironmentConfig(Section):
     secrets: list[SecretName] = Field(
         default_factory=list,
         description="Names of environment variables the app needs as secrets; their values "
-        "come from the deployer's environment, never from this file.",
+        "come from the deployer's environment or the file `NAME` in `$GANGWAY_SECRETS_DIR`, "
+        "never from this file.",
+    )
+    secret_files: list[SecretName] = Field(
+        default_factory=list,
+        description="Names of secrets the app reads from files: each is written to "
+        "`/run/secrets/NAME` in the container (never to the image, labels or env) and "
+        "`NAME_FILE` is set to that path; values come from the deployer's environment or "
+        "the file `NAME` in `$GANGWAY_SECRETS_DIR`.",
     )
     health: HealthConfig = Field(default_factory=HealthConfig, description="Health checks.")
     migrations: MigrationsConfig = Field(
@@ -527,6 +535,26 @@ class EnvironmentConfig(Section):
                     "{name} is both a secret and a plain env variable",
                     {"name": name},
                 )
+        return value
+
+    @field_validator("secret_files")
+    @classmethod
+    def _delivered_once(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        env = info.data.get("env", {})
+        for name in value:
+            if name in info.data.get("secrets", []):
+                raise PydanticCustomError(
+                    "secret_twice",
+                    "{name} is in both secrets and secret_files; deliver it one way",
+                    {"name": name},
+                )
+            for taken in (name, f"{name}_FILE"):
+                if taken in env:
+                    raise PydanticCustomError(
+                        "secret_in_env",
+                        "{taken} is set in env, but secret file {name} sets it",
+                        {"name": name, "taken": taken},
+                    )
         return value
 
     @property

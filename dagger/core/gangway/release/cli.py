@@ -10,10 +10,15 @@ import sys
 from typing import Any
 
 from gangway.config import ENVIRONMENT_NAMES, load_config, parse_duration
-from gangway.errors import ConfigError, ConfigProblem, DeployFailed, ValueSource
+from gangway.errors import ConfigError, ConfigProblem, ValueSource
 from gangway.execute import DockerCli
+from gangway.masking import MASK, redact
+from gangway.notify import Notifier
+from gangway.notify.payloads import Action
+from gangway.release.announce import Announcement
 from gangway.release.deployer import Deployer, plan_lines, version_of
 from gangway.release.progress import Progress
+from gangway.release.secrets import config_secrets, resolve_secrets
 from gangway.release.state import ReleaseRecord
 
 
@@ -91,8 +96,19 @@ def _deployer(args: argparse.Namespace, *, quiet: bool = False) -> Deployer:
 
     config = load_config(config_path(args))
     env = config.environment(args.env)
-    executor = DockerCli(env.docker_host, os.environ)
-    return Deployer(config, args.env, executor, Progress(quiet=quiet), smoke=_smoke(args))
+    secrets = resolve_secrets(env)
+    # From here on no value of a secret is printed or recorded (gangway.masking).
+    MASK.add(*secrets.values(), *config_secrets(config))
+    # Secrets delivered as env reach docker through its environment (`--env NAME`).
+    executor = DockerCli(env.docker_host, {**os.environ, **secrets.env})
+    return Deployer(
+        config,
+        args.env,
+        executor,
+        Progress(quiet=quiet),
+        secret_files=dict(secrets.files),
+        smoke=_smoke(args),
+    )
 
 
 def _smoke(args: argparse.Namespace) -> tuple[str, ...]:
@@ -127,13 +143,13 @@ def _lock_wait(args: argparse.Namespace) -> float:
 
 
 def _missing_secrets(deployer: Deployer) -> None:
-    missing = [name for name in deployer.env.secrets if name not in os.environ]
-    if missing:
-        raise DeployFailed(
-            "secrets",
-            f"missing secret(s) for {deployer.environment}: {', '.join(missing)}",
-            hint="export them in the deployer's environment; nothing on the host was changed",
-        )
+    """Stop before anything on the host changes if a secret has no value."""
+    resolve_secrets(deployer.env).require(deployer.environment)
+
+
+def _announcement(deployer: Deployer, action: Action, version: str, image: str) -> Announcement:
+    notifier = Notifier(deployer.config.notifications, log=deployer.progress.say)
+    return Announcement(notifier, deployer, action, version, image)
 
 
 def run_plan(args: argparse.Namespace) -> int:
@@ -145,8 +161,11 @@ def run_plan(args: argparse.Namespace) -> int:
     now = f"live: {live.color} {live.version}" if live else "nothing live yet"
     print(f"# plan: deploy {version} to {args.env} ({now})")
     print(f"# lock: docker create --name {deployer.target.lock} ... (one deploy at a time)")
+    missing = resolve_secrets(deployer.env).missing
+    if missing:
+        print(f"# warning: missing secret(s) {', '.join(missing)}: a deploy would stop here")
     for line in plan_lines(steps):
-        print(line)
+        print(redact(line))
     return 0
 
 
@@ -161,8 +180,10 @@ def _print_record(record: ReleaseRecord, as_json: bool) -> None:
 def run_deploy(args: argparse.Namespace) -> int:
     deployer = _deployer(args)
     wait = _lock_wait(args)
-    _missing_secrets(deployer)
-    record = deployer.deploy(args.image, args.version, lock_wait=wait)
+    version = args.version or version_of(args.image)
+    with _announcement(deployer, "deploy", version, args.image).watching():
+        _missing_secrets(deployer)
+        record = deployer.deploy(args.image, args.version, lock_wait=wait)
     _print_record(record, args.json)
     return 0
 
@@ -170,8 +191,9 @@ def run_deploy(args: argparse.Namespace) -> int:
 def run_rollback(args: argparse.Namespace) -> int:
     deployer = _deployer(args)
     wait = _lock_wait(args)
-    _missing_secrets(deployer)
-    record = deployer.rollback(args.to, lock_wait=wait)
+    with _announcement(deployer, "rollback", args.to or "", "").watching():
+        _missing_secrets(deployer)
+        record = deployer.rollback(args.to, lock_wait=wait)
     _print_record(record, args.json)
     return 0
 

@@ -25,7 +25,7 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
@@ -46,6 +46,7 @@ from gangway.config import EnvironmentConfig, PipelineConfig
 from gangway.errors import CommandFailed, DeployFailed, HealthCheckFailed, LockHeld
 from gangway.execute import Executor
 from gangway.health import count_in_flight, wait_until_ready
+from gangway.masking import redact
 from gangway.release.progress import Progress
 from gangway.release.state import (
     ContainerInfo,
@@ -131,6 +132,12 @@ class Deployer:
     who: str = ""
     # Run on this machine against the preview URL (`{url}`) before the switch.
     smoke: tuple[str, ...] = ()
+    # Values of the environment's `secret_files`, copied into release containers.
+    secret_files: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # Called once a deploy or rollback holds the lock (the `started` notification).
+    on_start: Callable[[], None] = field(default=lambda: None, repr=False)
+    # The record the last deploy or rollback appended to the history (notifications).
+    last_record: ReleaseRecord | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.env: EnvironmentConfig = self.config.environment(self.environment)
@@ -232,6 +239,7 @@ class Deployer:
             port=self.config.app.port,
             env=dict(self.env.env),
             secrets=tuple(self.env.secrets),
+            secret_files=tuple(self.env.secret_files),
             health_interval=_seconds(self.env.health.interval.total_seconds()),
         )
 
@@ -244,14 +252,13 @@ class Deployer:
         steps: list[Step] = []
         if existing is not None:
             steps.append(Run(docker.remove(name), "prepare"))
-        steps.append(
-            Run(
-                docker.run_app(
-                    self.target, self._app_container(release), pull_policy=self.env.pull
-                ),
-                "prepare",
+        app = self._app_container(release)
+        steps += [
+            Run(command, "prepare")
+            for command in docker.launch_app(
+                self.target, app, pull_policy=self.env.pull, secret_files=self.secret_files
             )
-        )
+        ]
         return steps
 
     def prove_and_switch_steps(self, state: HostState, release: Release) -> list[Step]:
@@ -301,7 +308,10 @@ class Deployer:
             return []
         app = self._app_container(release)
         return [
-            Run(docker.run_once(self.target, app, command, pull_policy=self.env.pull), "prepare")
+            Run(task, "prepare")
+            for task in docker.run_task(
+                self.target, app, command, pull_policy=self.env.pull, secret_files=self.secret_files
+            )
         ]
 
     def deploy_steps(self, state: HostState, image: str, version: str) -> list[Step]:
@@ -550,6 +560,7 @@ class Deployer:
         with self.progress.step("lock", f"take the {self.environment} deploy lock"):
             self.acquire_lock(lock_wait)
         try:
+            self.on_start()
             state = self.read_state()
             bootstrap = self.bootstrap_steps(state)
             if bootstrap:
@@ -659,7 +670,7 @@ class Deployer:
             step=error.step
             if isinstance(error, DeployFailed)
             else ("" if error is None else "docker"),
-            reason="" if error is None else str(error).splitlines()[0],
+            reason="" if error is None else redact(str(error).splitlines()[0]),
         )
 
     def _image_id(self, image: str) -> str:
@@ -670,6 +681,7 @@ class Deployer:
         return str(data[0].get("Id", "")) if data else ""
 
     def _append_history(self, record: ReleaseRecord) -> None:
+        self.last_record = record
         try:
             self.run(
                 docker.write_file(
@@ -700,6 +712,7 @@ class Deployer:
         with self.progress.step("lock", f"take the {self.environment} deploy lock"):
             self.acquire_lock(lock_wait)
         try:
+            self.on_start()
             state = self.read_state()
             live = state.live
             if live is None:

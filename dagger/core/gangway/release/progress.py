@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
+from gangway.masking import redact
+
 
 class Progress:
     """Prints `[  1.2s] step: what ... ok (0.3s)` lines to a stream (stderr by default)."""
@@ -24,7 +26,7 @@ class Progress:
         if self.quiet:
             return
         try:
-            print(f"[{self.elapsed():6.1f}s] {message}", file=self.stream, flush=True)
+            print(f"[{self.elapsed():6.1f}s] {redact(message)}", file=self.stream, flush=True)
         except OSError:
             # Whoever read our output went away (`gangway deploy 2>&1 | head`): a deploy
             # must not stop half-way for that. The host's history still records it.
