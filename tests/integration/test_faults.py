@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.conftest import docker, wait_for
 from tests.integration import test_deploy
+from tests.integration.conftest import docker, wait_for
 from tests.integration.test_deploy import Stage, assert_no_failures, snapshot, under_load
 
 # The deploy tests' fixtures, shared rather than copied: releases v1..v3 and a stage.
