@@ -371,7 +371,8 @@ class GangwayPipeline:
         """Live color, version, health, lock and last deploys of an environment."""
         cfg = await self.read_config()
         target = Target(docker_socket, docker_host, ssh_key, known_hosts)
-        ctr = self.deployer(cfg, checked(environment), target, None)
+        # Only deploy and rollback start app containers: status needs no app secrets.
+        ctr = self.deployer(cfg, checked(environment), target, None, with_secrets=False)
         return await output(ctr.with_exec(status_argv(self.config, environment, json=json)))
 
     # -- the whole road -------------------------------------------------------------
@@ -532,6 +533,8 @@ class GangwayPipeline:
         environment: str,
         target: Target,
         app_secrets: list[dagger.Secret] | None,
+        *,
+        with_secrets: bool = True,
     ) -> dagger.Container:
         """The core's CLI with a docker CLI, pointed at the environment's engine."""
         env = cfg.environment(environment)
@@ -553,7 +556,7 @@ class GangwayPipeline:
         ctr = ctr.with_env_variable(
             f"GANGWAY_ENVIRONMENTS__{environment.upper()}__DOCKER_HOST", host
         ).with_env_variable("GANGWAY_ACTOR", self.actor)
-        names = env.secrets
+        names = env.secrets if with_secrets else []
         values = app_secrets or []
         if len(values) != len(names):
             listed = ", ".join(names) or "none"

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import anyio
 import dagger
@@ -76,7 +76,9 @@ class OfflineEngine:
     respond: Responder | None = None
     files: Mapping[str, str] = field(default_factory=dict)
     queries: list[Query] = field(default_factory=list)
-    objects: dict[str, Query] = field(default_factory=dict)
+    #: Shared by every engine of the run: the SDK memoises some objects (the TypeDef of
+    #: an annotation) with their ids resolved in place, so an id outlives its engine.
+    objects: ClassVar[dict[str, Query]] = {}
 
     async def execute(self, ctx: _core.Context, return_type: Any = None) -> Any:
         await ctx.resolve_ids()
