@@ -53,8 +53,9 @@ SRC: Final = "/src"
 PIP_CACHE: Final = "/root/.cache/pip"
 DOCKER_SOCKET: Final = "/var/run/docker.sock"
 DOCKER_CLI: Final = "/usr/local/bin/docker"
-IMAGE_TAR: Final = "/gangway/image.tar"
-TRIVY_REPORT: Final = "/gangway/trivy-report.json"
+# Paths inside throwaway containers, where /tmp always exists and nobody else writes.
+IMAGE_TAR: Final = "/tmp/gangway-image.tar"  # noqa: S108
+TRIVY_REPORT: Final = "/tmp/gangway-trivy-report.json"  # noqa: S108
 TRIVY_CACHE_VOLUME: Final = "gangway-trivy-cache"
 SSH_KEY: Final = "/root/.ssh/id_gangway"
 KNOWN_HOSTS: Final = "/root/.ssh/known_hosts"
@@ -137,6 +138,10 @@ class ContainerCommandFailed(CommandFailed):
         return str(self.args[0])
 
 
+class EngineError(GangwayError):
+    """The engine refused a request (not a command that failed): its message, one line."""
+
+
 class PipelineStopped(GangwayError):
     """`deploy` stopped at a failed gate; the message is the stage table."""
 
@@ -147,9 +152,11 @@ async def output(ctr: dagger.Container) -> str:
         return await ctr.combined_output()
     except dagger.ExecError as exc:
         raise ContainerCommandFailed(exc) from exc
+    except dagger.QueryError as exc:
+        raise EngineError(str(exc)) from exc
 
 
-def trivy_args() -> ModuleType:
+def trivy_module() -> ModuleType:
     """`gangway.scan.trivy`, the core's Trivy argv builders, imported when a scan runs."""
     return importlib.import_module("gangway.scan.trivy")
 
@@ -484,7 +491,7 @@ class GangwayPipeline:
 
     def trivy_report(self, cfg: PipelineConfig, image: dagger.Container) -> dagger.File:
         """Trivy's JSON report on the image tarball; its database lives in a cache volume."""
-        trivy = trivy_args()
+        trivy = trivy_module()
         args: list[str] = trivy.vuln_scan_args(
             cfg.scan, input_tar=IMAGE_TAR, report=TRIVY_REPORT, cache_dir=trivy.CONTAINER_CACHE_DIR
         )
@@ -526,6 +533,8 @@ class GangwayPipeline:
             return [await image.publish(image_ref(cfg, tag)) for tag in publish_tags(version)]
         except dagger.ExecError as exc:
             raise ContainerCommandFailed(exc) from exc
+        except dagger.QueryError as exc:  # the registry refused the push or the login
+            raise EngineError(str(exc)) from exc
 
     def deployer(
         self,
@@ -688,6 +697,8 @@ class Road:
             await self.built.sync()
         except dagger.ExecError as exc:
             raise ContainerCommandFailed(exc) from exc
+        except dagger.QueryError as exc:  # a Dockerfile the engine cannot parse, say
+            raise EngineError(str(exc)) from exc
         message = f"built {self.cfg.image.dockerfile} as version {self.version}"
         return StageResult(name="build", status="passed", message=message)
 

@@ -303,3 +303,9 @@ def last_exec(query: Query) -> list[str]:
 def env_vars(query: Query) -> dict[str, str]:
     """The plain environment variables a captured container chain sets (last wins)."""
     return {a["name"]: a["value"] for a in query.calls("withEnvVariable")}
+
+
+def query_error(message: str) -> dagger.QueryError:
+    """The `dagger.QueryError` the SDK raises when the engine refuses a request."""
+    request = gql.GraphQLRequest("{ version }")
+    return dagger.QueryError([QueryErrorValue(message=message)], request)

@@ -22,6 +22,7 @@ from tests.unit.dagger.offline import Function, register, walk_registration
 ROOT = Path(__file__).resolve().parents[3]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 GITLAB = ROOT / ".gitlab-ci.yml"
+README = ROOT / "README.md"
 ACTION = "dagger/dagger-for-github@"
 # `${{ github.sha }}` holds spaces: one token for shlex.
 _EXPRESSION = re.compile(r"\$\{\{[^}]*\}\}")
@@ -38,6 +39,7 @@ class DaggerCommand:
     constructor_flags: dict[str, str] = field(default_factory=dict)
     function: str = ""
     flags: dict[str, str] = field(default_factory=dict)
+    chain: list[str] = field(default_factory=list)
 
 
 def parse(where: str, line: str) -> DaggerCommand:
@@ -55,14 +57,17 @@ def parse(where: str, line: str) -> DaggerCommand:
     command.verb = rest.pop(0) if rest else ""
     target = command.constructor_flags
     for token in rest:
-        if token.startswith("--"):
+        if command.chain:
+            command.chain.append(token)
+        elif token.startswith("--"):
             name, _, value = token[2:].partition("=")
             target[name] = value
         elif command.verb == "call" and not command.function:
             command.function = token
             target = command.flags
         else:
-            command.flags[token] = ""
+            # `dagger call build export --path=x`: the core API chained on the result.
+            command.chain.append(token)
     return command
 
 
@@ -98,6 +103,19 @@ def gitlab_commands(path: Path) -> list[DaggerCommand]:
     return found
 
 
+def readme_commands(path: Path) -> list[DaggerCommand]:
+    """`dagger` lines of the README's sh blocks (continuations joined, comments cut)."""
+    text = path.read_text()
+    blocks = re.findall(r"^```sh\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+    found = []
+    for block in blocks:
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.split("  #", 1)[0].strip()
+            if line.startswith("dagger "):
+                found.append(parse(f"README.md: {line[:40]}", line))
+    return found
+
+
 def all_commands() -> list[DaggerCommand]:
     return [c for path in WORKFLOWS for c in workflow_commands(path)] + gitlab_commands(GITLAB)
 
@@ -123,9 +141,12 @@ def test_each_provider_checks_pull_requests_and_deploys_main() -> None:
         assert [c.function for c in commands if c.verb == "call"] == ["deploy"]
 
 
-@pytest.mark.parametrize("command", all_commands(), ids=lambda c: c.where)
+@pytest.mark.parametrize("command", all_commands() + readme_commands(README), ids=lambda c: c.where)
 def test_command_matches_the_module(command: DaggerCommand, functions: dict[str, Function]) -> None:
     assert command.module == ".", f"{command.where}: write `dagger -m . ...`"
+    if command.verb in ("functions", "up"):
+        assert command.flags == command.constructor_flags == {}
+        return
     if command.verb == "check":
         checks = {name for name, f in functions.items() if f.check}
         assert all(snake(pattern) in checks for pattern in command.flags), command.argv
@@ -142,8 +163,14 @@ def test_command_matches_the_module(command: DaggerCommand, functions: dict[str,
     assert required <= {snake(f) for f in command.flags}, f"{command.where}: missing"
 
 
+def test_the_readme_shows_deploy_check_and_up() -> None:
+    commands = readme_commands(README)
+    assert {"functions", "check", "up", "call"} <= {c.verb for c in commands}
+    assert "deploy" in {c.function for c in commands}
+
+
 def test_secrets_are_passed_through_providers_never_inline() -> None:
-    for command in all_commands():
+    for command in all_commands() + readme_commands(README):
         for flag in ("registry-password", "ssh-key", "app-secrets"):
             value = command.flags.get(flag)
             if value is not None:

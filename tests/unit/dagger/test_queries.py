@@ -45,6 +45,7 @@ from tests.unit.dagger.offline import (
     env_vars,
     exec_error,
     last_exec,
+    query_error,
 )
 
 SOCKET_ID = "arg:docker-socket"
@@ -434,3 +435,14 @@ def test_deploy_stops_at_a_blocked_scan_and_deploys_nothing(trivy: types.ModuleT
     assert "pipeline stopped at scan" in message
     assert "CVE-2026-0001" in message
     assert awaited == ["test", "build", "scan"]
+
+
+def test_an_engine_error_is_one_line_naming_what_was_refused() -> None:
+    def refused(query: Query, _type: Any) -> Any:
+        if query.path[-1] == "publish":
+            raise query_error("failed to push: unauthorized: authentication required")
+        return None
+
+    with pytest.raises(FunctionError) as info:
+        call("publish", {"version": "v1"}, respond=refused)
+    assert str(info.value) == "failed to push: unauthorized: authentication required"
