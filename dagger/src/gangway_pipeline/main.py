@@ -256,7 +256,9 @@ class GangwayPipeline:
         cfg = await self.read_config()
         return await output(self.test_container(cfg))
 
-    @function
+    # Never cached: the verdict depends on today's vulnerability database, not only on
+    # the image, so Trivy runs again each time (its database stays in the cache volume).
+    @uncached_function
     @check
     async def scan(
         self,
@@ -500,6 +502,7 @@ class GangwayPipeline:
             .from_(cfg.scan.trivy_image)
             .with_mounted_cache(trivy.CONTAINER_CACHE_DIR, dag.cache_volume(TRIVY_CACHE_VOLUME))
             .with_mounted_file(IMAGE_TAR, image.as_tarball())
+            .with_env_variable(RUN_ID_VARIABLE, uuid.uuid4().hex)
             .with_exec(["trivy", *args])
             .file(TRIVY_REPORT)
         )

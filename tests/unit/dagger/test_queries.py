@@ -294,6 +294,7 @@ def test_scan_runs_trivy_on_the_image_tarball_then_the_core_gate(
             cfg.scan, input_tar=IMAGE_TAR, report=TRIVY_REPORT, cache_dir=trivy.CONTAINER_CACHE_DIR
         ),
     ]
+    assert len(env_vars(report)[RUN_ID_VARIABLE]) == 32  # a fresh scan, never a cached one
     (cache,) = report.calls("withMountedCache")
     assert cache["path"] == trivy.CONTAINER_CACHE_DIR
     assert engine.object(cache["cache"]).path == ["cacheVolume"]
