@@ -40,7 +40,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """Type-check the core and the app with mypy --strict."""
+    """Type-check the core, the app and the Dagger module with mypy --strict."""
     _install_project(session)
     session.install(*nox.project.dependency_groups(PYPROJECT, "typecheck"))
     session.run("mypy")

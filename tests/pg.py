@@ -1,4 +1,9 @@
-"""A throwaway PostgreSQL server for tests: initdb in a temp dir, TCP on 127.0.0.1."""
+"""A throwaway PostgreSQL server for tests: initdb in a temp dir, TCP on 127.0.0.1.
+
+Or, with GANGWAY_TEST_DATABASE_URL (an admin URL of a server that already runs, such
+as the PostgreSQL service of the Dagger test stage), that server: the tests create and
+drop their databases in it, and never start or stop it.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,17 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import sql
 
 INSTALL_HINT = "PostgreSQL server binaries not found; install them with: apt-get install postgresql"
 _SERVICE_USER = "postgres"
+#: An admin URL of an existing server to use instead of starting one.
+TEST_DATABASE_VARIABLE = "GANGWAY_TEST_DATABASE_URL"
 
 
 class PostgresUnavailable(RuntimeError):
@@ -61,7 +70,37 @@ class PostgresServer:
         self.port = free_port()
         self.user = "postgres"
         self.password = secrets.token_urlsafe(16)
+        self.admin_database = "postgres"
+        #: True for a server this object did not start (and must not stop).
+        self.external = False
         self._root: Path | None = None
+
+    @classmethod
+    def existing(cls, url: str) -> PostgresServer:
+        """A running server, from its admin URL: databases are made there; never stopped."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
+            raise PostgresUnavailable(
+                f"{TEST_DATABASE_VARIABLE}: expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+                f" (got a {parts.scheme or 'schemeless'} URL)"
+            )
+        server = cls.__new__(cls)
+        server.bindir = Path()
+        server.host = parts.hostname
+        server.port = parts.port or 5432
+        server.user = parts.username or "postgres"
+        # Kept as written in the URL (percent-encoded), since url() puts it back there.
+        server.password = parts.password or ""
+        server.admin_database = parts.path.lstrip("/") or "postgres"
+        server.external = True
+        server._root = None
+        return server
+
+    @classmethod
+    def for_tests(cls, environ: Mapping[str, str] | None = None) -> PostgresServer:
+        """The server of a test run: GANGWAY_TEST_DATABASE_URL's if set, else a new one."""
+        url = (os.environ if environ is None else environ).get(TEST_DATABASE_VARIABLE, "")
+        return cls.existing(url) if url else cls()
 
     @property
     def root(self) -> Path:
@@ -84,7 +123,19 @@ class PostgresServer:
             )
 
     def start(self) -> None:
-        """initdb a fresh cluster and start it; `pg_ctl -w` returns once it accepts connections."""
+        """initdb a fresh cluster and start it; `pg_ctl -w` returns once it accepts connections.
+
+        An external server is only checked: it must accept the admin URL.
+        """
+        if self.external:
+            try:
+                self._admin().close()
+            except psycopg.OperationalError as exc:
+                raise PostgresUnavailable(
+                    f"{TEST_DATABASE_VARIABLE}: cannot connect to {self.host}:{self.port} "
+                    f"as {self.user}: {str(exc).strip().splitlines()[-1]}"
+                ) from exc
+            return
         root = Path(tempfile.mkdtemp(prefix="gangway-pg-"))
         self._root = root
         (root / "socket").mkdir()
@@ -132,8 +183,8 @@ class PostgresServer:
         )
 
     def stop(self) -> None:
-        """Stop the server at once and delete its files."""
-        if self._root is None:
+        """Stop the server at once and delete its files (an external one is left alone)."""
+        if self.external or self._root is None:
             return
         try:
             self._run("pg_ctl", "stop", "-m", "immediate", "-w", "-D", str(self._root / "data"))
@@ -147,7 +198,7 @@ class PostgresServer:
         return f"postgresql://{self.user}:{secret}@{self.host}:{self.port}/{database}"
 
     def _admin(self) -> psycopg.Connection[tuple[object, ...]]:
-        return psycopg.connect(self.url(), autocommit=True, connect_timeout=10)
+        return psycopg.connect(self.url(self.admin_database), autocommit=True, connect_timeout=10)
 
     def create_database(self, name: str | None = None) -> str:
         """Create an empty database and return its name."""

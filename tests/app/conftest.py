@@ -24,9 +24,13 @@ APP_SRC = Path(__file__).resolve().parents[2] / "app" / "src"
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
-    """One PostgreSQL server for the whole run, stopped at the end."""
+    """One PostgreSQL server for the whole run, stopped at the end.
+
+    With GANGWAY_TEST_DATABASE_URL, that existing server instead (the Dagger test stage
+    runs PostgreSQL as a service): databases are created and dropped in it, nothing else.
+    """
     try:
-        server = PostgresServer()
+        server = PostgresServer.for_tests()
         server.start()
     except PostgresUnavailable as exc:
         pytest.fail(str(exc), pytrace=False)

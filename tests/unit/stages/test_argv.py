@@ -35,7 +35,14 @@ def test_integration_test_argv_puts_the_url_in(minimal_config: Path) -> None:
     assert got == [
         "python", "-m", "pytest", "tests/deployed", "-q", "--base-url", "http://127.0.0.1:8080"
     ]  # fmt: skip
-    assert argv.tests_argv(pipeline) == ["python", "-m", "pytest", "-m", "not integration", "-q"]
+    assert argv.run_tests_argv(pipeline) == [
+        "python",
+        "-m",
+        "pytest",
+        "-m",
+        "not integration",
+        "-q",
+    ]
 
 
 def test_deploy_argv_passes_the_smoke_command_with_its_placeholder() -> None:

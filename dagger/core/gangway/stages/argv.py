@@ -25,7 +25,7 @@ def gangway_argv(config_path: str, *args: str) -> list[str]:
     return ["gangway", "--config", config_path, *args]
 
 
-def tests_argv(config: PipelineConfig) -> list[str]:
+def run_tests_argv(config: PipelineConfig) -> list[str]:
     """The test stage's command ([stages] test)."""
     return list(config.stages.test)
 
@@ -76,6 +76,11 @@ def status_argv(config_path: str, environment: str, *, json: bool = False) -> li
 def integration_test_argv(config: PipelineConfig, base_url: str) -> list[str]:
     """The integration-test stage's command against `base_url` ([stages] integration_test)."""
     return with_url(config.stages.integration_test, base_url)
+
+
+def smoke_argv(config: PipelineConfig, preview_url: str) -> list[str]:
+    """The smoke subset against a preview URL ([stages] smoke; [] when there is none)."""
+    return with_url(config.stages.smoke, preview_url)
 
 
 def image_ref(config: PipelineConfig, tag: str) -> str:

@@ -167,7 +167,7 @@ class LocalPipeline:
         return argv.image_ref(self.config, self.version)
 
     def test(self) -> StageResult:
-        ran = self.run(argv.tests_argv(self.config), "test.log")
+        ran = self.run(argv.run_tests_argv(self.config), "test.log")
         counts = pytest_counts(ran.output)
         if not ran.ok:
             return self._failed(
