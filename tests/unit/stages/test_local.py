@@ -94,3 +94,40 @@ def test_a_stage_command_that_fails_is_a_failed_stage_with_its_log(
     assert (tmp_path / "run" / "test.log").read_text().strip() == "3 failed, 1 passed"
     assert "3 failed, 1 passed" in stream.getvalue()
     assert "run them alone with: python -c" in result.hint
+
+
+def test_a_stopped_road_is_a_failed_pipeline_event_naming_the_stage(
+    minimal_config: Path, tmp_path: Path
+) -> None:
+    from gangway.notify.payloads import headline
+    from gangway.stages import PipelineReport, StageResult
+    from gangway.stages.local import stopped_event
+
+    runner = LocalPipeline(
+        config=load_config(minimal_config),
+        config_path=minimal_config,
+        root=tmp_path,
+        version="abc",
+        revision="abc",
+        out_dir=tmp_path / "run",
+        stream=io.StringIO(),
+        environ={"GANGWAY_ACTOR": "ci-bot"},
+    )
+    report = PipelineReport.model_validate(
+        {
+            "started_at": "2026-11-27T05:00:00Z",
+            "duration_seconds": 12.0,
+            "outcome": "failed",
+            "failed_stage": "scan",
+            "stages": [
+                StageResult(name="test", status="passed", message="7 passed"),
+                StageResult(name="scan", status="failed", message="blocked: 1 CRITICAL"),
+            ],
+        }
+    )
+    event = stopped_event(runner, report, 12.04)
+    assert (event.event, event.action, event.step, event.reason) == (
+        "failed", "pipeline", "scan", "blocked: 1 CRITICAL"
+    )  # fmt: skip
+    assert (event.environment, event.actor, event.duration_seconds) == ("staging", "ci-bot", 12.0)
+    assert headline(event) == "pipeline of notes abc toward staging stopped at scan"

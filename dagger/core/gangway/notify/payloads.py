@@ -11,7 +11,7 @@ from gangway.masking import redact
 
 #: Bumped only when a key of the JSON body changes meaning or goes away.
 SCHEMA_VERSION: Final = 1
-Action = Literal["deploy", "rollback"]
+Action = Literal["deploy", "rollback", "pipeline"]
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,10 @@ def headline(event: DeployEvent) -> str:
     if event.event == "succeeded":
         return f"{what} is live on {where}"
     if event.event == "failed":
-        verb = "deploy" if event.action == "deploy" else "rollback"
         at = f" at {event.step}" if event.step else ""
+        if event.action == "pipeline":
+            return f"pipeline of {what} toward {where} stopped{at}"
+        verb = "deploy" if event.action == "deploy" else "rollback"
         return f"{verb} of {what} to {where} failed{at}"
     if event.action == "rollback":
         return f"{where} rolled back to {what}"

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from gangway.config import load_config
 from gangway.stages.graph import STAGES, render_table, run_stages
-from gangway.stages.local import LocalPipeline, default_version, git_revision, safe_tag
+from gangway.stages.local import (
+    LocalPipeline,
+    default_version,
+    git_revision,
+    notify_stopped,
+    safe_tag,
+)
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -78,7 +85,10 @@ def run_pipeline(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
+    began = time.monotonic()
     report = run_stages(runner.stages(args.through), out=sys.stderr)
+    if report.outcome == "failed":
+        notify_stopped(runner, report, time.monotonic() - began)
     (out_dir / "report.json").write_text(report.model_dump_json(indent=2) + "\n")
     sys.stderr.write("\n" + render_table(report))
     print(f"report: {out_dir / 'report.json'}", file=sys.stderr)

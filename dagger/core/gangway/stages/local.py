@@ -11,6 +11,7 @@ progress lines as they go.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import re
@@ -24,9 +25,10 @@ from typing import TextIO
 from gangway.commands.image import build_argv
 from gangway.config import PipelineConfig
 from gangway.errors import GangwayError
+from gangway.notify import DeployEvent, Notifier
 from gangway.scan.audit import AuditResult, run_audit
 from gangway.stages import argv
-from gangway.stages.graph import STAGES, StageFn, StageName, StageResult
+from gangway.stages.graph import STAGES, PipelineReport, StageFn, StageName, StageResult
 
 TAIL_LINES = 25
 # A Docker tag: what a git-describe-ish version must be turned into.
@@ -337,6 +339,47 @@ class LocalPipeline:
         }
         names = STAGES[: STAGES.index(through) + 1]
         return [(name, table[name]) for name in names]
+
+
+# The deploy stages run `gangway deploy`, which tells the webhooks itself.
+_NOTIFIED_BY_DEPLOYER: frozenset[StageName] = frozenset({"deploy-staging", "deploy-production"})
+
+
+def stopped_event(runner: LocalPipeline, report: PipelineReport, seconds: float) -> DeployEvent:
+    """The `failed` event of a road that stopped at a stage other than a deploy."""
+    stage = next(s for s in report.stages if s.name == report.failed_stage)
+    toward = "production" if report.failed_stage == "deploy-production" else "staging"
+    return DeployEvent(
+        event="failed",
+        action="pipeline",
+        app=runner.config.app.name,
+        environment=toward,
+        version=runner.version,
+        image=runner.image,
+        actor=runner.environ.get("GANGWAY_ACTOR") or _user(),
+        duration_seconds=round(seconds, 1),
+        step=stage.name,
+        reason=stage.message,
+    )
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def notify_stopped(runner: LocalPipeline, report: PipelineReport, seconds: float) -> None:
+    """Tell the webhooks the road stopped (never raises; a deploy stage already told)."""
+    if report.failed_stage is None or report.failed_stage in _NOTIFIED_BY_DEPLOYER:
+        return
+    if not runner.config.notifications.webhooks:
+        return
+    notifier = Notifier(
+        runner.config.notifications, log=lambda line: print(line, file=runner.stream)
+    )
+    notifier.notify(stopped_event(runner, report, seconds))
 
 
 def _digest_for(repo_digests_json: str, registry: str) -> str:
