@@ -23,6 +23,7 @@ from gangway.config import (
 )
 from gangway.errors import ConfigError, ConfigProblem, DeployFailed, GangwayError, ValueSource
 from gangway.release import cli as release_cli
+from gangway.release import db_cli
 from gangway.scan import cli as scan_cli
 
 EXIT_UNEXPECTED: Final = 70  # EX_SOFTWARE: a bug in gangway, not in the user's input
@@ -111,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     config.set_defaults(command=run_config)
     release_cli.register(commands, common)
+    db_cli.register(commands, common)
     scan_cli.register(commands, common)
     return parser
 

@@ -251,6 +251,8 @@ class AppContainer:
     secrets: Sequence[str] = ()
     # Docker health is polled at the config's pace, not only the image's own interval.
     health_interval: int | None = None
+    # `--volume` specs, e.g. the database accessory's credentials mounted read-only.
+    volumes: Sequence[str] = ()
 
 
 def _env_args(env: Mapping[str, str], secrets: Sequence[str]) -> list[str]:
@@ -264,6 +266,10 @@ def _env_args(env: Mapping[str, str], secrets: Sequence[str]) -> list[str]:
     return args
 
 
+def _volume_args(volumes: Sequence[str]) -> list[str]:
+    return [arg for spec in volumes for arg in ("--volume", spec)]
+
+
 def run_app(target: Target, app: AppContainer, *, pull_policy: str) -> Command:
     name = target.container(app.color)
     return Command(
@@ -273,6 +279,7 @@ def run_app(target: Target, app: AppContainer, *, pull_policy: str) -> Command:
                                      image=app.image)),
          *(("--health-interval", f"{app.health_interval}s") if app.health_interval else ()),
          *_env_args(app.env, app.secrets),
+         *_volume_args(app.volumes),
          app.image),
         f"start {app.color} ({app.version})",
     )  # fmt: skip
@@ -286,6 +293,7 @@ def run_once(
         ("docker", "run", "--rm", f"--pull={pull_policy}", "--network", target.network,
          *_label_args(target.labels("task", version=app.version)),
          *_env_args(app.env, app.secrets),
+         *_volume_args(app.volumes),
          app.image, *command),
         f"run `{shlex.join(command)}` in {app.version}",
     )  # fmt: skip

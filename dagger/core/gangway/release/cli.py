@@ -47,6 +47,10 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "deploy", parents=[common, env, release, json_flag, waiting],
         help="deploy an image blue-green with zero downtime",
     )  # fmt: skip
+    deploy.add_argument(
+        "--allow-destructive", action="store_true",
+        help="deploy even if pending migrations drop or rename tables or columns",
+    )  # fmt: skip
     deploy.set_defaults(command=run_deploy)
 
     rollback = commands.add_parser(
@@ -135,7 +139,9 @@ def run_deploy(args: argparse.Namespace) -> int:
     deployer = _deployer(args)
     wait = _lock_wait(args)
     _missing_secrets(deployer)
-    record = deployer.deploy(args.image, args.version, lock_wait=wait)
+    record = deployer.deploy(
+        args.image, args.version, lock_wait=wait, allow_destructive=args.allow_destructive
+    )
     _print_record(record, args.json)
     return 0
 

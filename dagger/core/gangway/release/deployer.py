@@ -2,8 +2,10 @@
 
 A deploy, in order (DESIGN.md, "Blue-green protocol"):
 
-    lock -> bootstrap (network, state volume, router, proxy; first deploy only)
-         -> migrate (one-off container of the new image)
+    lock -> bootstrap (network, database accessory, state volume, router, proxy; first
+            deploy only)
+         -> pending migrations (one-off container of the new image); none: skip to start
+         -> destructive-migration guard -> backup (pg_dump) -> migrate (one-off container)
          -> start the idle color, preview route to it -> Docker health `healthy`
          -> /ready through the preview port
          -> switch (router config, nginx -t, graceful reload in one exec)
@@ -32,7 +34,8 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from gangway.commands import docker
+from gangway.commands import database, docker
+from gangway.commands.database import DatabaseTarget
 from gangway.commands.docker import Color, Command, Target, other
 from gangway.commands.nginx import (
     Routes,
@@ -45,6 +48,14 @@ from gangway.config import EnvironmentConfig, PipelineConfig
 from gangway.errors import CommandFailed, DeployFailed, HealthCheckFailed, LockHeld
 from gangway.execute import Executor
 from gangway.health import count_in_flight, wait_until_ready
+from gangway.release.backups import Backup, Backups
+from gangway.release.migrations import (
+    EXPAND_CONTRACT,
+    PendingReport,
+    PendingUnreadable,
+    destructive_findings,
+    parse_pending,
+)
 from gangway.release.progress import Progress
 from gangway.release.state import (
     ContainerInfo,
@@ -55,8 +66,8 @@ from gangway.release.state import (
     parse_inspect,
 )
 
-Phase = Literal["bootstrap", "prepare", "prove", "switch", "watch", "retire"]
-WaitKind = Literal["healthy", "ready", "watch", "drained"]
+Phase = Literal["bootstrap", "migrate", "prepare", "prove", "switch", "watch", "retire"]
+WaitKind = Literal["healthy", "ready", "watch", "drained", "database"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,7 @@ class Wait:
             "ready": f"until {self.subject} answers 2xx",
             "watch": f"while {self.subject}'s error rate is watched, the old color still running",
             "drained": f"until {self.subject} has no request in flight",
+            "database": f"until {self.subject} accepts connections",
         }[self.kind]
         return f"# wait {what} (at most {self.timeout:g}s)"
 
@@ -135,6 +147,19 @@ class Deployer:
             self.who = os.environ.get("GANGWAY_ACTOR") or _user()
         self.host = socket.gethostname()
         self._lock_token = ""
+        self.database = DatabaseTarget(
+            self.target,
+            self.config.database.image,
+            accessory=self.env.database.kind == "accessory",
+            backup_volume=self.env.database.backup_volume,
+        )
+        self.backups = Backups(
+            self.database,
+            self.executor,
+            self.progress,
+            self.environment,
+            self.env.database.backup_retain,
+        )
 
     # -- reading the host -------------------------------------------------------------
 
@@ -171,6 +196,7 @@ class Deployer:
         steps: list[Step] = []
         if not state.network:
             steps.append(Run(docker.create_network(self.target), "bootstrap"))
+        steps += self.database_steps(state)
         if state.router is None:
             steps += [
                 Run(docker.create_volume(self.target), "bootstrap"),
@@ -200,6 +226,28 @@ class Deployer:
             steps.append(Run(docker.start(self.target.proxy), "bootstrap"))
         return steps
 
+    def database_steps(self, state: HostState) -> list[Step]:
+        """The accessory, when the environment has one and it is missing or stopped: its
+        volumes, a password made once on the host, the container, then wait for it."""
+        db = self.database
+        if not db.accessory:
+            return []
+        existing = state.by_role("db")
+        timeout = max(60.0, self.env.health.deploy_timeout.total_seconds())
+        wait = Wait("database", db.container, timeout, "bootstrap")
+        if existing is None:
+            return [
+                Run(database.create_volume(self.target, db.secrets_volume, "db-secrets"),
+                    "bootstrap"),
+                Run(database.create_volume(self.target, db.data_volume, "db-data"), "bootstrap"),
+                Run(database.make_secrets(db), "bootstrap"),
+                Run(database.run_database(db), "bootstrap"),
+                wait,
+            ]  # fmt: skip
+        if not existing.running:
+            return [Run(docker.start(db.container), "bootstrap"), wait]
+        return []
+
     def route_steps(self, routes: Routes, phase: Phase) -> list[Step]:
         """Point the router at `routes` (tested with `nginx -t`, then a graceful reload).
         A color that becomes live starts with an empty status log: the watch reads it."""
@@ -217,14 +265,21 @@ class Deployer:
         ]
 
     def _app_container(self, release: Release) -> docker.AppContainer:
+        env = dict(self.env.env)
+        volumes: tuple[str, ...] = ()
+        if self.database.accessory:
+            # The URL stays on the host: a file in a volume, the Docker secrets convention.
+            env.setdefault("DATABASE_URL_FILE", database.URL_FILE)
+            volumes = (f"{self.database.secrets_volume}:{database.SECRETS_DIR}:ro",)
         return docker.AppContainer(
             image=release.image,
             version=release.version,
             color=release.color,
             port=self.config.app.port,
-            env=dict(self.env.env),
+            env=env,
             secrets=tuple(self.env.secrets),
             health_interval=_seconds(self.env.health.interval.total_seconds()),
+            volumes=volumes,
         )
 
     def start_steps(self, state: HostState, release: Release, *, reuse: bool) -> list[Step]:
@@ -281,13 +336,140 @@ class Deployer:
         ]
 
     def migrate_steps(self, release: Release) -> list[Step]:
-        command = self.env.migrations.command
-        if not command:
+        """For the plan: list pending migrations, back up, migrate. A deploy runs the
+        backup and the migration only when the new image brings pending revisions."""
+        migrations = self.env.migrations
+        if not migrations.command:
             return []
         app = self._app_container(release)
-        return [
-            Run(docker.run_once(self.target, app, command, pull_policy=self.env.pull), "prepare")
-        ]
+        steps: list[Step] = []
+        if migrations.pending:
+            steps.append(Run(self._pending_command(release), "migrate"))
+        backup = database.backup(self.database, "<time>-" + release.version, "{...}",
+                                 self.env.database.backup_retain)  # fmt: skip
+        steps += [
+            Run(replace(backup, purpose=backup.purpose + " (if migrations are pending)"),
+                "migrate"),
+            Run(docker.run_once(self.target, app, migrations.command, pull_policy=self.env.pull),
+                "migrate"),
+        ]  # fmt: skip
+        return steps
+
+    def _pending_command(self, release: Release) -> Command:
+        app = self._app_container(release)
+        command = docker.run_once(
+            self.target, app, self.env.migrations.pending, pull_policy=self.env.pull
+        )
+        return replace(command, purpose=f"list the migrations {release.version} would apply")
+
+    def pending_migrations(self, release: Release) -> PendingReport | None:
+        """What the new image would migrate (None: no `pending` command, cannot tell)."""
+        if not self.env.migrations.pending:
+            return None
+        command = self._pending_command(release)
+        try:
+            with self.progress.step("migrate", command.purpose):
+                out = self.run(command, timeout=self._command_timeout())
+            return parse_pending(out)
+        except (CommandFailed, PendingUnreadable) as exc:
+            raise DeployFailed(
+                "migrate",
+                f"could not list the pending migrations of {release.version}: {exc}",
+                hint="nothing was changed; fix migrations.pending, or set it to [] to back up "
+                "and migrate on every deploy",
+            ) from exc
+
+    def migrate(
+        self, release: Release, previous: ContainerInfo | None, *, allow_destructive: bool,
+        started: float, started_at: str,
+    ) -> Backup | None:  # fmt: skip
+        """Back up and migrate if the new image brings migrations (DESIGN invariant 7).
+        A failure: nothing switched, the database unchanged (transactional) or restored
+        from the backup just made; recorded in the history."""
+        migrations = self.env.migrations
+        if not migrations.command:
+            return None
+        report = self.pending_migrations(release)
+        if report is not None and not report.pending:
+            at = ", ".join(report.current) or "an empty schema"
+            self.progress.say(
+                f"migrate: {release.version} brings no new migration (database at {at}); "
+                "no backup needed"
+            )
+            return None
+        if report is not None:
+            self.progress.say(
+                f"migrate: {len(report.pending)} pending: "
+                + ", ".join(m.revision + (f" ({m.description})" if m.description else "")
+                            for m in report.pending)
+            )  # fmt: skip
+            self.check_destructive(report, allow_destructive=allow_destructive)
+        else:
+            self.progress.say("migrate: migrations.pending is []: backing up and migrating")
+        try:
+            backup = self.backups.create(release.version, f"before migrating to {release.version}")
+        except DeployFailed as exc:
+            self._append_history(
+                self._record("deploy", release, "failed", started, started_at,
+                             previous=previous, error=exc)
+            )  # fmt: skip
+            raise
+        app = self._app_container(release)
+        command = docker.run_once(self.target, app, migrations.command, pull_policy=self.env.pull)
+        try:
+            with self.progress.step("migrate", command.purpose, announce=True):
+                self.run(command, timeout=self._command_timeout())
+        except CommandFailed as exc:
+            failure = self._migration_failed(exc, backup)
+            self._append_history(
+                self._record("deploy", release, "failed", started, started_at,
+                             previous=previous, error=failure)
+            )  # fmt: skip
+            raise failure from exc
+        return backup
+
+    def _migration_failed(self, exc: CommandFailed, backup: Backup) -> DeployFailed:
+        detail = (exc.stderr.strip() or exc.stdout.strip()).splitlines()
+        # The command's own last line says what broke ("error: migration failed: ...").
+        reason = detail[-1].removeprefix("error: ") if detail else f"the migration failed: {exc}"
+        live = "nothing switched: the live color keeps serving"
+        if self.env.migrations.transactional:
+            return DeployFailed(
+                "migrate",
+                reason,
+                hint=f"{live}; the migration ran in one transaction, so the database is "
+                f"unchanged (backup {backup.name} was made before it)",
+            )
+        self.progress.say(f"migrate: not transactional: restoring {backup.name}")
+        try:
+            self.backups.restore(backup.name)
+        except DeployFailed as restore_failed:
+            return DeployFailed(
+                "migrate",
+                f"{reason}; and restoring {backup.name} failed: {restore_failed.reason}",
+                hint=f"{live} on a partly migrated database: restore it with `gangway db "
+                f"restore --env {self.environment} {backup.name}`",
+            )
+        return DeployFailed(
+            "migrate",
+            reason,
+            hint=f"{live}; the database was restored from {backup.name}",
+        )
+
+    def check_destructive(self, report: PendingReport, *, allow_destructive: bool) -> None:
+        """Refuse drops and renames in pending migrations unless allowed (expand/contract)."""
+        findings = destructive_findings(report.pending)
+        if not findings:
+            return
+        listed = "; ".join(finding.describe() for finding in findings)
+        if allow_destructive:
+            self.progress.say(f"migrate: warning: destructive, allowed: {listed}")
+            return
+        raise DeployFailed(
+            "guard",
+            f"pending migrations drop or rename what the live release uses: {listed}",
+            hint=f"refused before anything changed: {EXPAND_CONTRACT}",
+        )
 
     def deploy_steps(self, state: HostState, image: str, version: str) -> list[Step]:
         """Every step of a deploy of `image` against `state`, in order."""
@@ -328,6 +510,8 @@ class Deployer:
             self.wait_ready(step.subject, step.timeout)
         elif step.kind == "watch":
             self.watch(step.subject, step.timeout)
+        elif step.kind == "database":
+            self.wait_database(step.timeout)
         else:
             self.wait_drained(step.subject, step.timeout)
 
@@ -363,6 +547,18 @@ class Deployer:
                     logs=self._logs(name),
                 )
             time.sleep(interval)
+
+    def wait_database(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.executor.run(database.database_ready(self.database), check=False).ok:
+            if time.monotonic() >= deadline:
+                raise DeployFailed(
+                    "database",
+                    f"{self.database.container} did not accept connections within {timeout:g}s",
+                    hint="its last log lines are above",
+                    logs=self._logs(self.database.container),
+                )
+            time.sleep(0.5)
 
     def wait_ready(self, url: str, timeout: float) -> None:
         health = self.env.health
@@ -496,7 +692,12 @@ class Deployer:
     # -- the commands ------------------------------------------------------------------
 
     def deploy(
-        self, image: str, version: str | None = None, *, lock_wait: float = 0.0
+        self,
+        image: str,
+        version: str | None = None,
+        *,
+        lock_wait: float = 0.0,
+        allow_destructive: bool = False,
     ) -> ReleaseRecord:
         """Deploy `image` blue-green; return the history record (raises DeployFailed)."""
         version = version or version_of(image)
@@ -516,8 +717,9 @@ class Deployer:
                 f"deploy: {version} -> {release.color}"
                 + (f" (live: {old.color} {old.version})" if old else " (first release)")
             )
+            self.migrate(release, old, allow_destructive=allow_destructive,
+                         started=started, started_at=started_at)  # fmt: skip
             steps = [
-                *self.migrate_steps(release),
                 *self.start_steps(state, release, reuse=False),
                 *self.prove_and_switch_steps(state, release),
             ]
@@ -782,6 +984,16 @@ class Deployer:
                 "since": lock.label("since"),
             },
             "history": [record.__dict__ for record in state.history[-10:]],
+            "database": self._database_status(state),
+        }
+
+    def _database_status(self, state: HostState) -> dict[str, object]:
+        accessory = state.by_role("db")
+        return {
+            "kind": self.env.database.kind,
+            "container": accessory.name if accessory else None,
+            "running": accessory.running if accessory else None,
+            "backup_volume": self.database.backups,
         }
 
     def maintenance(self, on: bool) -> None:
