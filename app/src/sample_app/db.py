@@ -13,6 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext, MigrationInfo
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -154,6 +155,10 @@ def pending_migrations(settings: Settings) -> dict[str, Any]:
     finally:
         engine.dispose()
     heads = scripts.get_heads()
+    known = {revision for revision in current if _known_revision(scripts, revision)}
+    if known != current:
+        # A newer release already migrated past this code: nothing for it to apply.
+        return {"current": sorted(current), "head": sorted(heads), "pending": [], "ahead": True}
     lower = tuple(sorted(current)) or None
     revisions = list(scripts.iterate_revisions(tuple(heads), lower)) if heads else []
     pending = []
@@ -170,3 +175,10 @@ def pending_migrations(settings: Settings) -> dict[str, Any]:
             }
         )
     return {"current": sorted(current), "head": sorted(heads), "pending": pending}
+
+
+def _known_revision(scripts: ScriptDirectory, revision: str) -> bool:
+    try:
+        return scripts.get_revision(revision) is not None
+    except CommandError:
+        return False

@@ -28,6 +28,15 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     backups.add_argument("--json", action="store_true", help="print JSON on stdout")
     backups.set_defaults(command=run_backups)
 
+    backup = actions.add_parser(
+        "backup", parents=[common, env], help="back the database up now (pg_dump, checksum)"
+    )
+    backup.add_argument(
+        "--lock-wait", default=None, metavar="DURATION",
+        help="queue behind a running deploy for up to this long instead of failing with exit 3",
+    )  # fmt: skip
+    backup.set_defaults(command=run_backup)
+
     restore = actions.add_parser(
         "restore", parents=[common, env],
         help="verify a backup's checksum, then restore it over the database (one transaction)",
@@ -71,6 +80,22 @@ def run_backups(args: argparse.Namespace) -> int:
     for backup in found:
         print(f"  {backup.name:<40} {backup.size:>12,} B  sha256 {backup.sha256[:12]}  "
               f"{backup.reason}")  # fmt: skip
+    return 0
+
+
+def run_backup(args: argparse.Namespace) -> int:
+    _needs_url(args)
+    deployer = _deployer(args)
+    wait = _lock_wait(args)
+    with deployer.progress.step("lock", f"take the {args.env} deploy lock"):
+        deployer.acquire_lock(wait)
+    try:
+        state = deployer.read_state()
+        live = state.live
+        made = deployer.backups.create(live.version if live else "none", "on demand")
+    finally:
+        deployer.release_lock()
+    print(f"{args.env}: backed up {made.describe()}")
     return 0
 
 
