@@ -375,7 +375,7 @@ def test_fault_13_backup_restored_and_verified(accessory: Stage) -> None:
     assert_consistent(accessory, "v1")
 
     # a damaged backup is refused before the database is touched
-    docker("run", "--rm", "--pull=never", "--volume",
+    docker("run", "--rm", "--pull=never", "--user", "0", "--volume",
            f"{accessory.app}-production-backups:/b", "--entrypoint", "sh",
            accessory.images["v1"], "-c", f"echo garbage >> /b/{newest['name']}.dump")  # fmt: skip
     psql(accessory, "DELETE FROM notes WHERE id = 1")
@@ -397,7 +397,7 @@ def test_destructive_migration_is_refused_without_the_flag_and_allowed_with_it(
                           "--filter", f"label=dev.gangway.app={accessory.app}")  # fmt: skip
     refused = accessory.gangway(
         "deploy", "--env", "production", "--image", accessory.images["v2-destructive"],
-        "--version", "v2-d",
+        "--version", "v2-destructive",
     )  # fmt: skip
     assert refused.returncode == 1
     assert "error: guard:" in refused.stderr
@@ -414,12 +414,12 @@ def test_destructive_migration_is_refused_without_the_flag_and_allowed_with_it(
     assert_consistent(accessory, "v1")
 
     allowed = accessory.gangway("deploy", "--env", "production", "--image",
-                                accessory.images["v2-destructive"], "--version", "v2-d",
+                                accessory.images["v2-destructive"], "--version", "v2-destructive",
                                 "--allow-destructive")  # fmt: skip
     assert allowed.returncode == 0, allowed.stderr
     assert "destructive, allowed" in allowed.stderr
     assert psql(accessory, "SELECT version_num FROM alembic_version") == "0002"
-    assert_consistent(accessory, "v2-d")
+    assert_consistent(accessory, "v2-destructive")
 
 
 @pytest.fixture
