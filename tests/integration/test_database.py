@@ -46,6 +46,7 @@ def upgrade() -> None:
     # commits its first step before failing: only a restore puts the rows back
     "partial": """
 def upgrade() -> None:
+    op.create_table("left_over", sa.Column("id", sa.Integer(), primary_key=True))
     op.execute("DELETE FROM notes")
     op.execute("COMMIT")
     op.execute("SELECT no_such_function()")
@@ -340,6 +341,9 @@ def test_fault_4_non_transactional_failed_migration_is_restored_from_the_backup(
     assert "the database was restored from" in proc.stderr
     assert_no_failures(load.summary())
     assert fingerprint(accessory) == before  # the deleted rows are back
+    # and what the failed migration created is gone: the schema is the backup's
+    assert "left_over" not in psql(accessory, "SELECT tablename FROM pg_tables")
+    assert psql(accessory, "SELECT version_num FROM alembic_version") == "0001"
     assert_consistent(accessory, "v1")
 
     accessory.deploy("v2", env=env)

@@ -115,6 +115,16 @@ def test_restore_runs_pg_restore_in_one_transaction_with_the_backup_read_only() 
     ) in command.argv[-1]
 
 
+def test_restore_of_the_accessory_replaces_its_schema_in_the_same_transaction() -> None:
+    script = database.restore(ACCESSORY, "b1").argv[-1]
+    assert "pg_restore --no-owner --no-privileges --file=/tmp/restore.sql b1.dump;" in script
+    assert (
+        'psql -X -q --single-transaction -v ON_ERROR_STOP=1 --dbname="$url" '
+        "-c 'SET client_min_messages = warning' -c 'DROP SCHEMA IF EXISTS public CASCADE' "
+        "-c 'CREATE SCHEMA public' -f /tmp/restore.sql"
+    ) in script
+
+
 @pytest.mark.parametrize(
     ("version", "name"),
     [("v2", "20250301T100000Z-v2"), ("1.2.3+build/7", "20250301T100000Z-1.2.3_build_7"),
@@ -132,6 +142,7 @@ def test_backup_names_sort_by_time_and_carry_a_file_safe_version(version: str, n
         database.list_backups(ACCESSORY),
         database.verify_backup(ACCESSORY, "n"),
         database.restore(ACCESSORY, "n"),
+        database.restore(EXTERNAL, "n"),
     ],
     ids=lambda command: command.purpose.split()[0],
 )

@@ -219,7 +219,7 @@ class FakeHost:
         if "sha256sum -c" in script:
             return OK if name in self.backups else Result(66, "", f"no backup {name}")
         if "pg_restore" in script:
-            self.restored.append(re.findall(r"(\S+)\.dump$", script)[0])
+            self.restored.append(re.findall(r"(\S+)\.dump\b", script)[0])
             return OK
         if "ls -1" in script:  # list_backups
             lines = [

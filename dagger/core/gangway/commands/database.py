@@ -211,13 +211,24 @@ def verify_backup(db: DatabaseTarget, name: str) -> Command:
 
 
 def restore(db: DatabaseTarget, name: str) -> Command:
-    """pg_restore the dump over the database: its objects dropped and recreated in one
-    transaction, so a restore that fails leaves the database as it was."""
-    script = (
-        f"set -eu; {_url_script()}; cd {BACKUP_DIR}; "
-        "pg_restore --clean --if-exists --no-owner --no-privileges --single-transaction "
-        f'--exit-on-error --dbname="$url" {shlex.quote(name)}.dump'
-    )
+    """Put the dump back in one transaction, so a restore that fails leaves the database
+    as it was. An accessory's schema `public` is replaced whole (gangway owns that
+    database): tables a failed migration created are gone too. An external database gets
+    `pg_restore --clean --if-exists`: only the dump's own objects are dropped and remade."""
+    dump = shlex.quote(name + ".dump")
+    if db.accessory:
+        apply = (
+            f"pg_restore --no-owner --no-privileges --file=/tmp/restore.sql {dump}; "
+            'psql -X -q --single-transaction -v ON_ERROR_STOP=1 --dbname="$url" '
+            "-c 'SET client_min_messages = warning' -c 'DROP SCHEMA IF EXISTS public CASCADE' "
+            "-c 'CREATE SCHEMA public' -f /tmp/restore.sql > /dev/null"
+        )
+    else:
+        apply = (
+            "pg_restore --clean --if-exists --no-owner --no-privileges --single-transaction "
+            f'--exit-on-error --dbname="$url" {dump}'
+        )
+    script = f"set -eu; {_url_script()}; cd {BACKUP_DIR}; {apply}"
     return Command(
         (*_one_off(db, network=db.target.network, backups_mode=":ro"), *db.credentials(),
          db.image, "-c", script),
