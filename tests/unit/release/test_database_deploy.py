@@ -166,6 +166,7 @@ def test_pending_command_that_fails_stops_the_deploy_and_says_how_to_opt_out(
     assert "could not list the pending migrations of 2.0.0" in caught.value.reason
     assert "set it to [] to back up and migrate on every deploy" in caught.value.hint
     assert fake.backups == {}
+    assert (fake.history()[-1]["outcome"], fake.history()[-1]["step"]) == ("failed", "migrate")
 
 
 def test_without_a_pending_command_every_deploy_backs_up_and_migrates(

@@ -169,6 +169,9 @@ def run_status(args: argparse.Namespace) -> int:
               f"health={live['health'] or 'n/a'}")  # fmt: skip
         print(f"image id     {live['image_id']}")
     print(f"maintenance  {'ON' if status['maintenance'] else 'off'}")
+    db: Any = status["database"]
+    print(f"database     {db['kind']}" + ("" if db["container"] is None else
+          f"  {db['container']}  {'running' if db['running'] else 'STOPPED'}"))  # fmt: skip
     lock: Any = status["lock"]
     print("lock         " + ("free" if lock is None else f"held by {lock['holder']} since "
                              f"{lock['since']}"))  # fmt: skip

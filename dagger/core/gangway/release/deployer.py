@@ -389,7 +389,14 @@ class Deployer:
         migrations = self.env.migrations
         if not migrations.command:
             return None
-        report = self.pending_migrations(release)
+        try:
+            report = self.pending_migrations(release)
+        except DeployFailed as exc:
+            self._append_history(
+                self._record("deploy", release, "failed", started, started_at,
+                             previous=previous, error=exc)
+            )  # fmt: skip
+            raise
         if report is not None and not report.pending:
             at = ", ".join(report.current) or "an empty schema"
             self.progress.say(
