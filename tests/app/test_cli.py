@@ -111,3 +111,23 @@ def test_healthcheck_imports_only_the_standard_library() -> None:
         if name not in sys.stdlib_module_names and name != "sample_app"
     ]
     assert third_party == []
+
+
+def test_migrate_pending_lists_revisions_with_their_source_and_changes_nothing(
+    database_url: str,
+) -> None:
+    before = run_app("migrate", "--pending", env=app_env(DATABASE_URL=database_url))
+    assert before.returncode == 0, before.stderr
+    report = json.loads(before.stdout.splitlines()[-1])
+    assert report["current"] == []
+    assert report["head"] == ["0001"]
+    assert [p["revision"] for p in report["pending"]] == ["0001"]
+    assert report["pending"][0]["path"] == "0001_create_notes.py"
+    assert report["pending"][0]["description"] == "create the notes table"
+    assert "def upgrade() -> None:" in report["pending"][0]["source"]
+    assert _tables(database_url) == set()
+
+    assert run_app("migrate", env=app_env(DATABASE_URL=database_url)).returncode == 0
+    after = run_app("migrate", "--pending", env=app_env(DATABASE_URL=database_url))
+    assert after.returncode == 0, after.stderr
+    assert json.loads(after.stdout) == {"current": ["0001"], "head": ["0001"], "pending": []}

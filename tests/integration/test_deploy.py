@@ -182,7 +182,8 @@ def stage(
         ids = docker("ps", "--all", "--quiet", "--filter", f"label=dev.gangway.app={app}",
                      check=False).split()  # fmt: skip
         docker("rm", "--force", "--volumes", f"{app}-db", *ids, check=False)
-        docker("volume", "rm", f"{network}-state", check=False)
+        for volume in ("state", "backups"):  # backups: made before each migration
+            docker("volume", "rm", f"{network}-{volume}", check=False)
         docker("network", "rm", network, check=False)
 
 

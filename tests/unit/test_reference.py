@@ -61,6 +61,7 @@ def test_reference_has_one_section_per_table_in_file_order() -> None:
         "### `[environments.staging]` and `[environments.production]`",
         "### `[environments.<name>.health]`",
         "### `[environments.<name>.migrations]`",
+        "### `[environments.<name>.database]`",
         "### `[environments.<name>.watch]`",
         "### `[notifications]`",
         "### `[[notifications.webhooks]]`",

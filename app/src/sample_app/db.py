@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -12,6 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext, MigrationInfo
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -140,3 +142,43 @@ def run_migrations(settings: Settings) -> list[AppliedMigration]:
     finally:
         engine.dispose()
     return applied
+
+
+def pending_migrations(settings: Settings) -> dict[str, Any]:
+    """The revisions `run_migrations` would apply, oldest first, each with its script's
+    path and source (for a deployer's checks); reads the database, changes nothing."""
+    scripts = ScriptDirectory.from_config(alembic_config())
+    engine = make_engine(settings, probe_timeout=10)
+    try:
+        with engine.connect() as connection:
+            current = current_revisions(connection)
+    finally:
+        engine.dispose()
+    heads = scripts.get_heads()
+    known = {revision for revision in current if _known_revision(scripts, revision)}
+    if known != current:
+        # A newer release already migrated past this code: nothing for it to apply.
+        return {"current": sorted(current), "head": sorted(heads), "pending": [], "ahead": True}
+    lower = tuple(sorted(current)) or None
+    revisions = list(scripts.iterate_revisions(tuple(heads), lower)) if heads else []
+    pending = []
+    for script in reversed(revisions):
+        if script.revision in current:
+            continue
+        path = Path(script.path)
+        pending.append(
+            {
+                "revision": script.revision,
+                "description": script.doc or "",
+                "path": path.name,
+                "source": path.read_text(encoding="utf-8"),
+            }
+        )
+    return {"current": sorted(current), "head": sorted(heads), "pending": pending}
+
+
+def _known_revision(scripts: ScriptDirectory, revision: str) -> bool:
+    try:
+        return scripts.get_revision(revision) is not None
+    except CommandError:
+        return False

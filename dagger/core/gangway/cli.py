@@ -24,6 +24,7 @@ from gangway.config import (
 from gangway.errors import ConfigError, ConfigProblem, DeployFailed, GangwayError, ValueSource
 from gangway.masking import redact
 from gangway.release import cli as release_cli
+from gangway.release import db_cli
 from gangway.scan import cli as scan_cli
 from gangway.stages import cli as stages_cli
 
@@ -114,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     config.set_defaults(command=run_config)
     release_cli.register(commands, common)
+    db_cli.register(commands, common)
     scan_cli.register(commands, common)
     stages_cli.register(commands, common)
     return parser

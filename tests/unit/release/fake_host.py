@@ -60,6 +60,17 @@ class FakeHost:
     copied: dict[str, dict[str, str]] = field(default_factory=dict)
     # One-off tasks run to completion with `docker start --attach`, by name.
     tasks_run: list[str] = field(default_factory=list)
+    # The argv each container was created with, by name.
+    created: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # What `migrations.pending` prints: the revisions the new image would apply.
+    pending: list[dict[str, str]] = field(default_factory=list)
+    # How the migration one-off exits, and how many ran.
+    migration: Result = OK
+    migrations_run: int = 0
+    volumes: set[str] = field(default_factory=set)
+    # Backups in the backup volume: name -> metadata JSON; and the ones restored.
+    backups: dict[str, str] = field(default_factory=dict)
+    restored: list[str] = field(default_factory=list)
 
     # -- building a host ---------------------------------------------------------------
 
@@ -125,7 +136,10 @@ class FakeHost:
             self.network = True
             return OK
         if verb == ("volume", "create"):
+            self.volumes.add(argv[-1])
             return OK
+        if verb == ("volume", "inspect"):
+            return OK if argv[-1] in self.volumes else _no_such("volume", argv[-1])
         if verb == ("image", "inspect"):
             ref = argv[3]
             if ref in self.images:
@@ -143,7 +157,10 @@ class FakeHost:
             assert name in self.containers, f"start --attach of unknown {name}"
             self.tasks_run.append(name)
             self.containers.pop(name)  # created with --rm: gone once it exits
-            return OK
+            if "--pending" in self.created.get(name, ()):
+                return Result(0, json.dumps({"current": [], "pending": self.pending}), "")
+            self.migrations_run += 1
+            return self.migration
         if argv[1] == "start":
             self.containers[argv[2]]["State"].update(Running=True, Status="running")
             return OK
@@ -185,12 +202,12 @@ class FakeHost:
 
     def _run(self, argv: tuple[str, ...], stdin: str | None) -> Result:
         if "--rm" in argv:
-            if "--entrypoint" in argv and _after(argv, "--entrypoint") == "sh":  # seed a file
-                assert stdin is not None
-                path = re.findall(r"else cat > (\S+);", argv[-1])[0]
-                if not self.files.get(path):  # only when absent, like the real script
-                    self.files[path] = stdin
-            return OK  # a one-off task (migrations)
+            if "--entrypoint" in argv and _after(argv, "--entrypoint") == "sh":
+                return self._shell_task(argv[-1], stdin)
+            if "--pending" in argv:
+                return Result(0, json.dumps({"current": [], "pending": self.pending}), "")
+            self.migrations_run += 1
+            return self.migration  # the migration one-off
         name = _after(argv, "--name")
         if name in self.containers:
             return Result(
@@ -201,6 +218,34 @@ class FakeHost:
             )
         self.add(name, _labels(argv))
         return Result(0, "5f0c" * 16 + "\n", "")
+
+    def _shell_task(self, script: str, stdin: str | None) -> Result:
+        """The one-off `sh -c` containers: seed a file, make the database's password,
+        back up, list, verify and restore backups."""
+        if "else cat > " in script:  # seed a file, only when absent like the real script
+            assert stdin is not None
+            path = re.findall(r"else cat > (\S+);", script)[0]
+            if not self.files.get(path):
+                self.files[path] = stdin
+            return OK
+        if "od -An" in script:  # make_secrets
+            return OK
+        name = (re.findall(r"name=(\S+);", script) or [""])[0]
+        if "pg_dump" in script:
+            assert stdin is not None
+            self.backups[name] = stdin
+            return Result(0, f"2048 {'cd' * 32}\n", "")
+        if "sha256sum -c" in script:
+            return OK if name in self.backups else Result(66, "", f"no backup {name}")
+        if "pg_restore" in script:
+            self.restored.append(re.findall(r"(\S+)\.dump\b", script)[0])
+            return OK
+        if "ls -1" in script:  # list_backups
+            lines = [
+                f"{n}\t2048\t{'cd' * 32}\t{meta}\n" for n, meta in sorted(self.backups.items())
+            ]
+            return Result(0, "".join(lines), "")
+        raise AssertionError(f"the fake host does not know the task {script!r}")
 
     def _create(self, argv: tuple[str, ...]) -> Result:
         name = _after(argv, "--name")
@@ -213,6 +258,7 @@ class FakeHost:
                 "container to be able to reuse that name.",
             )
         self.add(name, _labels(argv), running=False)
+        self.created[name] = argv
         return Result(0, "9d1e" * 16 + "\n", "")
 
     def _copy(self, argv: tuple[str, ...], archive: bytes | None) -> Result:
@@ -238,6 +284,8 @@ class FakeHost:
         if rest[:2] == ["cat", "/proc/net/tcp"]:
             return Result(0, self.in_flight(name), "")
         if rest[:2] == ["nginx", "-t"]:
+            return OK
+        if rest[0] == "pg_isready":
             return OK
         if rest[0] == "mv":
             self.files[rest[2]] = self.files.pop(rest[1])

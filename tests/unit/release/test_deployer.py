@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import socket
 import sys
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from .fake_host import IMAGE_ID, TARGET, FakeHost, backend_on
 
 REPO = "127.0.0.1:5000/notes"
 LOCK = "notes-production-lock"
+CREATE = "def upgrade():\n    op.create_table('notes')\n"
 QUICK = {
     "environments.production.health.deploy_timeout": "250ms",
     "environments.production.health.interval": "50ms",
@@ -372,11 +374,12 @@ def test_first_deploy_bootstraps_and_goes_live_on_blue(
 ) -> None:
     fake = FakeHost()
     fake.images.add(f"{REPO}:1.0.0")
+    fake.pending = [{"revision": "0001", "path": "0001_create_notes.py", "source": CREATE}]
     executor = fake.executor()
 
     result = make_deployer(executor).deploy(f"{REPO}:1.0.0")
 
-    assert purposes(executor) == [
+    assert [re.sub(r"/\d{8}T\d{6}Z-", "/<time>-", p) for p in purposes(executor)] == [
         "take the deploy lock notes-production-lock",
         "create network notes-production",
         "create volume notes-production-state",
@@ -385,6 +388,9 @@ def test_first_deploy_bootstraps_and_goes_live_on_blue(
         "write /var/lib/gangway/state.json into notes-production-state",
         "start the router notes-production-router",
         "start the proxy notes-production-proxy",
+        "list the migrations 1.0.0 would apply",
+        "create volume notes-production-backups",
+        "back up the database to notes-production-backups/<time>-1.0.0.dump",
         "run `app migrate` in 1.0.0",
         "start blue (1.0.0)",
         "route live=none preview=blue",
@@ -516,23 +522,24 @@ def test_failed_migration_starts_nothing_and_reports_the_docker_failure(
     make_deployer: MakeDeployer, ready_urls: list[str]
 ) -> None:
     fake = live_blue_host("2.0.0")
-    fake.failures[("docker", "run", "--rm", "--pull=missing", "--network")] = Result(
-        1, "", "migration 0042 failed: column already exists"
-    )
+    fake.pending = [{"revision": "0042", "source": "def upgrade():\n    op.add_column('n')\n"}]
+    fake.migration = Result(1, "", "error: migration failed: column already exists")
     executor = fake.executor()
 
     with pytest.raises(DeployFailed) as caught:
         make_deployer(executor, overrides=QUICK).deploy(f"{REPO}:2.1.0")
 
     assert not isinstance(caught.value, HealthCheckFailed)
-    assert caught.value.step == "deploy"
+    assert caught.value.step == "migrate"
     assert "column already exists" in caught.value.reason
+    assert "the database is unchanged" in caught.value.hint
     assert isinstance(caught.value.__cause__, CommandFailed)
     assert "start green (2.1.0)" not in purposes(executor)
     assert fake.running("notes-production-blue")
+    assert fake.restored == []  # transactional: nothing to restore
     last = fake.history()[-1]
-    assert (last["outcome"], last["step"]) == ("failed", "docker")
-    assert last["reason"].endswith("migration 0042 failed: column already exists")
+    assert (last["outcome"], last["step"]) == ("failed", "migrate")
+    assert last["reason"] == "migrate: migration failed: column already exists"
     assert LOCK not in fake.containers
 
 

@@ -71,7 +71,12 @@ def route(routes: str) -> list[str]:
     return [f"route {routes}"]
 
 
-MIGRATE = ["run `app migrate` in 2.0.0"]
+MIGRATE = [
+    "list the migrations 2.0.0 would apply",
+    "back up the database to notes-production-backups/<time>-2.0.0.dump "
+    "(if migrations are pending)",
+    "run `app migrate` in 2.0.0",
+]
 
 
 def prove_and_switch(color: str, live: str = "none") -> list[str]:
@@ -194,8 +199,10 @@ def test_fresh_host_plan_runs_in_phase_order(make_deployer: MakeDeployer) -> Non
     steps = make_deployer().deploy_steps(host(network=False), IMAGE, "2.0.0")
 
     phases = [step.phase for step in steps]
-    assert phases == sorted(phases, key=["bootstrap", "prepare", "prove", "switch"].index)
+    order = ["bootstrap", "migrate", "prepare", "prove", "switch"]
+    assert phases == sorted(phases, key=order.index)
     assert phases.count("bootstrap") == 7
+    assert phases.count("migrate") == 3
     assert phases.count("switch") == 1  # routes and their record in one command
 
 
@@ -265,7 +272,11 @@ def test_switch_keeps_maintenance_on(make_deployer: MakeDeployer) -> None:
 
     switched = router_writes(steps)[-1]
     assert "Retry-After" in switched
-    records = [written_state(s.command.argv[-1]) for s in runs(steps)]
+    records = [
+        written_state(s.command.argv[-1])
+        for s in runs(steps)
+        if s.command.purpose.startswith("route")
+    ]
     assert [r for r in records if r] == ['{"live": "green", "maintenance": true}\n']
 
 
@@ -324,7 +335,8 @@ def test_no_planned_command_carries_a_secret_value(
     texts = [arg for s in runs(steps) for arg in s.command.argv]
     texts += [s.command.stdin or "" for s in runs(steps)] + plan_lines(steps)
     assert not any(value in text for text in texts)
-    assert sum(1 for s in runs(steps) if "DATABASE_URL" in s.command.argv) == 2
+    # pending, backup, migrate, the app
+    assert sum(1 for s in runs(steps) if "DATABASE_URL" in s.command.argv) == 4
 
 
 def test_plan_lines_group_by_phase_and_show_waits_as_comments(
@@ -338,13 +350,14 @@ def test_plan_lines_group_by_phase_and_show_waits_as_comments(
 
     headers = [line for line in lines if line.startswith("# --- ")]
     assert headers == [
+        "# --- migrate",
         "# --- prepare",
         "# --- prove",
         "# --- switch",
         "# --- watch",
         "# --- retire",
     ]
-    assert lines[0] == "# --- prepare"
+    assert lines[0] == "# --- migrate"
     assert lines[1].startswith("docker run --rm --pull=missing --network notes-production ")
     assert "# wait until Docker reports notes-production-green healthy (at most 30s)" in lines
     assert "# wait until http://127.0.0.1:8181/ready answers 2xx (at most 30s)" in lines

@@ -268,6 +268,8 @@ class AppContainer:
     secret_files: Sequence[str] = ()
     # Docker health is polled at the config's pace, not only the image's own interval.
     health_interval: int | None = None
+    # `--volume` specs, e.g. the database accessory's credentials mounted read-only.
+    volumes: Sequence[str] = ()
 
 
 def secret_file(name: str) -> str:
@@ -288,6 +290,10 @@ def _env_args(app: AppContainer) -> list[str]:
     return args
 
 
+def _volume_args(volumes: Sequence[str]) -> list[str]:
+    return [arg for spec in volumes for arg in ("--volume", spec)]
+
+
 def _app_options(target: Target, app: AppContainer, pull_policy: str) -> tuple[str, ...]:
     return (
         f"--pull={pull_policy}", "--name", target.container(app.color),
@@ -296,6 +302,7 @@ def _app_options(target: Target, app: AppContainer, pull_policy: str) -> tuple[s
                                     image=app.image)),
         *(("--health-interval", f"{app.health_interval}s") if app.health_interval else ()),
         *_env_args(app),
+        *_volume_args(app.volumes),
         app.image,
     )  # fmt: skip
 
@@ -366,6 +373,7 @@ def run_once(
         ("docker", "run", "--rm", f"--pull={pull_policy}", "--network", target.network,
          *_label_args(target.labels("task", version=app.version)),
          *_env_args(app),
+         *_volume_args(app.volumes),
          app.image, *command),
         f"run `{shlex.join(command)}` in {app.version}",
     )  # fmt: skip
@@ -389,6 +397,7 @@ def run_task(
         "--network", target.network,
         *_label_args(target.labels("task", version=app.version)),
         *_env_args(app),
+        *_volume_args(app.volumes),
         app.image, *command,
     )  # fmt: skip
     return [

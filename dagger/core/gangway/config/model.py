@@ -406,7 +406,35 @@ class ProxyConfig(Section):
 class DatabaseConfig(Section):
     """The database accessory started next to the app."""
 
-    image: str = Field(default="postgres:16-alpine", description="PostgreSQL image.")
+    image: str = Field(
+        default="postgres:16-alpine",
+        description="PostgreSQL image: runs the accessory, and pg_dump/pg_restore for backups "
+        "(its client must be at least the server's version).",
+    )
+
+
+DatabaseKind = Literal["external", "accessory"]
+
+
+class EnvironmentDatabaseConfig(Section):
+    """The environment's database: started by gangway or external, and its backups."""
+
+    kind: DatabaseKind = Field(
+        default="external",
+        description="`accessory`: gangway starts and keeps `<app>-<env>-db` from "
+        "`[database].image`, data in the volume `<app>-<env>-db-data`, a password made once "
+        "on the host; the app gets `DATABASE_URL_FILE`. `external`: the URL is the "
+        "`DATABASE_URL` secret.",
+    )
+    backup_volume: str = Field(
+        default="",
+        description="Docker volume on the host that holds the backups; empty: "
+        "`<app>-<env>-backups`.",
+        json_schema_extra={"default_doc": "`<app>-<env>-backups`"},
+    )
+    backup_retain: int = Field(
+        default=7, ge=1, description="Backups kept in the volume, newest first (at least 1)."
+    )
 
 
 class HealthConfig(Section):
@@ -434,6 +462,19 @@ class MigrationsConfig(Section):
     command: list[str] = Field(
         default_factory=lambda: ["app", "migrate"],
         description="Command run in a one-off container of the new image; `[]`: no migrations.",
+    )
+    pending: list[str] = Field(
+        default_factory=lambda: ["app", "migrate", "--pending"],
+        description="Command run in a one-off container of the new image that prints, as "
+        'the last line, JSON `{"pending": [{"revision", "description", "path", "source"}]}`: '
+        "no pending revision, no backup and no migration. `[]`: always back up and migrate "
+        "(and no destructive-migration check).",
+    )
+    transactional: bool = Field(
+        default=True,
+        description="A failed migration rolls itself back (PostgreSQL DDL in one "
+        "transaction). `false`: on failure the database is restored from the backup made "
+        "just before.",
     )
 
 
@@ -503,6 +544,9 @@ class EnvironmentConfig(Section):
     migrations: MigrationsConfig = Field(
         default_factory=MigrationsConfig, description="Database migrations."
     )
+    database: EnvironmentDatabaseConfig = Field(
+        default_factory=EnvironmentDatabaseConfig, description="Database and backups."
+    )
     watch: WatchConfig = Field(default_factory=WatchConfig, description="Post-switch watch.")
     retain: int = Field(
         default=3, ge=1, description="Releases kept on the host for rollback (at least 1)."
@@ -556,6 +600,16 @@ class EnvironmentConfig(Section):
                         {"name": name, "taken": taken},
                     )
         return value
+
+    @model_validator(mode="after")
+    def _database_url_source(self) -> EnvironmentConfig:
+        if self.database.kind == "accessory" and "DATABASE_URL" in self.secrets:
+            raise PydanticCustomError(
+                "database_url_twice",
+                "database.kind is 'accessory': gangway gives the app its URL "
+                "(DATABASE_URL_FILE); remove DATABASE_URL from secrets",
+            )
+        return self
 
     @property
     def effective_url(self) -> str:

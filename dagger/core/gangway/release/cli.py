@@ -60,6 +60,10 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "deploy", parents=[common, env, release, json_flag, waiting],
         help="deploy an image blue-green with zero downtime",
     )  # fmt: skip
+    deploy.add_argument(
+        "--allow-destructive", action="store_true",
+        help="deploy even if pending migrations drop or rename tables or columns",
+    )  # fmt: skip
     deploy.set_defaults(command=run_deploy)
 
     rollback = commands.add_parser(
@@ -183,7 +187,9 @@ def run_deploy(args: argparse.Namespace) -> int:
     version = args.version or version_of(args.image)
     with _announcement(deployer, "deploy", version, args.image).watching():
         _missing_secrets(deployer)
-        record = deployer.deploy(args.image, args.version, lock_wait=wait)
+        record = deployer.deploy(
+            args.image, args.version, lock_wait=wait, allow_destructive=args.allow_destructive
+        )
     _print_record(record, args.json)
     return 0
 
@@ -212,6 +218,9 @@ def run_status(args: argparse.Namespace) -> int:
               f"health={live['health'] or 'n/a'}")  # fmt: skip
         print(f"image id     {live['image_id']}")
     print(f"maintenance  {'ON' if status['maintenance'] else 'off'}")
+    db: Any = status["database"]
+    print(f"database     {db['kind']}" + ("" if db["container"] is None else
+          f"  {db['container']}  {'running' if db['running'] else 'STOPPED'}"))  # fmt: skip
     lock: Any = status["lock"]
     print("lock         " + ("free" if lock is None else f"held by {lock['holder']} since "
                              f"{lock['since']}"))  # fmt: skip

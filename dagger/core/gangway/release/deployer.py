@@ -2,8 +2,10 @@
 
 A deploy, in order (DESIGN.md, "Blue-green protocol"):
 
-    lock -> bootstrap (network, state volume, router, proxy; first deploy only)
-         -> migrate (one-off container of the new image)
+    lock -> bootstrap (network, database accessory, state volume, router, proxy; first
+            deploy only)
+         -> pending migrations (one-off container of the new image); none: skip to start
+         -> destructive-migration guard -> backup (pg_dump) -> migrate (one-off container)
          -> start the idle color, preview route to it -> Docker health `healthy`
          -> /ready through the preview port
          -> switch (router config, nginx -t, graceful reload in one exec)
@@ -33,7 +35,8 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from gangway.commands import docker
+from gangway.commands import database, docker
+from gangway.commands.database import DatabaseTarget
 from gangway.commands.docker import Color, Command, Target, other
 from gangway.commands.nginx import (
     Routes,
@@ -47,6 +50,14 @@ from gangway.errors import CommandFailed, DeployFailed, HealthCheckFailed, LockH
 from gangway.execute import Executor
 from gangway.health import count_in_flight, wait_until_ready
 from gangway.masking import redact
+from gangway.release.backups import Backup, Backups
+from gangway.release.migrations import (
+    EXPAND_CONTRACT,
+    PendingReport,
+    PendingUnreadable,
+    destructive_findings,
+    parse_pending,
+)
 from gangway.release.progress import Progress
 from gangway.release.state import (
     ContainerInfo,
@@ -57,8 +68,8 @@ from gangway.release.state import (
     parse_inspect,
 )
 
-Phase = Literal["bootstrap", "prepare", "prove", "switch", "watch", "retire"]
-WaitKind = Literal["healthy", "ready", "smoke", "watch", "drained"]
+Phase = Literal["bootstrap", "migrate", "prepare", "prove", "switch", "watch", "retire"]
+WaitKind = Literal["healthy", "ready", "smoke", "watch", "drained", "database"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +99,7 @@ class Wait:
             "smoke": f"until the smoke tests pass against {self.subject}",
             "watch": f"while {self.subject}'s error rate is watched, the old color still running",
             "drained": f"until {self.subject} has no request in flight",
+            "database": f"until {self.subject} accepts connections",
         }[self.kind]
         return f"# wait {what} (at most {self.timeout:g}s)"
 
@@ -146,6 +158,19 @@ class Deployer:
             self.who = os.environ.get("GANGWAY_ACTOR") or _user()
         self.host = socket.gethostname()
         self._lock_token = ""
+        self.database = DatabaseTarget(
+            self.target,
+            self.config.database.image,
+            accessory=self.env.database.kind == "accessory",
+            backup_volume=self.env.database.backup_volume,
+        )
+        self.backups = Backups(
+            self.database,
+            self.executor,
+            self.progress,
+            self.environment,
+            self.env.database.backup_retain,
+        )
 
     # -- reading the host -------------------------------------------------------------
 
@@ -182,6 +207,7 @@ class Deployer:
         steps: list[Step] = []
         if not state.network:
             steps.append(Run(docker.create_network(self.target), "bootstrap"))
+        steps += self.database_steps(state)
         if state.router is None:
             steps += [
                 Run(docker.create_volume(self.target), "bootstrap"),
@@ -211,6 +237,28 @@ class Deployer:
             steps.append(Run(docker.start(self.target.proxy), "bootstrap"))
         return steps
 
+    def database_steps(self, state: HostState) -> list[Step]:
+        """The accessory, when the environment has one and it is missing or stopped: its
+        volumes, a password made once on the host, the container, then wait for it."""
+        db = self.database
+        if not db.accessory:
+            return []
+        existing = state.by_role("db")
+        timeout = max(60.0, self.env.health.deploy_timeout.total_seconds())
+        wait = Wait("database", db.container, timeout, "bootstrap")
+        if existing is None:
+            return [
+                Run(database.create_volume(self.target, db.secrets_volume, "db-secrets"),
+                    "bootstrap"),
+                Run(database.create_volume(self.target, db.data_volume, "db-data"), "bootstrap"),
+                Run(database.make_secrets(db), "bootstrap"),
+                Run(database.run_database(db), "bootstrap"),
+                wait,
+            ]  # fmt: skip
+        if not existing.running:
+            return [Run(docker.start(db.container), "bootstrap"), wait]
+        return []
+
     def route_steps(
         self, routes: Routes, phase: Phase, *, record: RoutingState | None = None
     ) -> list[Step]:
@@ -232,15 +280,22 @@ class Deployer:
         ]
 
     def _app_container(self, release: Release) -> docker.AppContainer:
+        env = dict(self.env.env)
+        volumes: tuple[str, ...] = ()
+        if self.database.accessory:
+            # The URL stays on the host: a file in a volume, the Docker secrets convention.
+            env.setdefault("DATABASE_URL_FILE", database.URL_FILE)
+            volumes = (f"{self.database.secrets_volume}:{database.SECRETS_DIR}:ro",)
         return docker.AppContainer(
             image=release.image,
             version=release.version,
             color=release.color,
             port=self.config.app.port,
-            env=dict(self.env.env),
+            env=env,
             secrets=tuple(self.env.secrets),
             secret_files=tuple(self.env.secret_files),
             health_interval=_seconds(self.env.health.interval.total_seconds()),
+            volumes=volumes,
         )
 
     def start_steps(self, state: HostState, release: Release, *, reuse: bool) -> list[Step]:
@@ -303,16 +358,153 @@ class Deployer:
         ]
 
     def migrate_steps(self, release: Release) -> list[Step]:
-        command = self.env.migrations.command
-        if not command:
+        """For the plan: list pending migrations, back up, migrate. A deploy runs the
+        backup and the migration only when the new image brings pending revisions."""
+        migrations = self.env.migrations
+        if not migrations.command:
             return []
         app = self._app_container(release)
-        return [
-            Run(task, "prepare")
-            for task in docker.run_task(
-                self.target, app, command, pull_policy=self.env.pull, secret_files=self.secret_files
+        steps: list[Step] = []
+        if migrations.pending:
+            steps += [Run(command, "migrate") for command in self._pending_commands(release)]
+        backup = database.backup(self.database, "<time>-" + release.version, "{...}",
+                                 self.env.database.backup_retain)  # fmt: skip
+        steps += [
+            Run(replace(backup, purpose=backup.purpose + " (if migrations are pending)"),
+                "migrate"),
+        ]  # fmt: skip
+        steps += [Run(command, "migrate") for command in self._task(app, migrations.command)]
+        return steps
+
+    def _task(self, app: docker.AppContainer, command: Sequence[str]) -> list[Command]:
+        """A one-off container of the release image, with its secret files copied in."""
+        return docker.run_task(
+            self.target, app, command, pull_policy=self.env.pull, secret_files=self.secret_files
+        )
+
+    def _pending_commands(self, release: Release) -> list[Command]:
+        *setup, command = self._task(self._app_container(release), self.env.migrations.pending)
+        purpose = f"list the migrations {release.version} would apply"
+        return [*setup, replace(command, purpose=purpose)]
+
+    def pending_migrations(self, release: Release) -> PendingReport | None:
+        """What the new image would migrate (None: no `pending` command, cannot tell)."""
+        if not self.env.migrations.pending:
+            return None
+        *setup, command = self._pending_commands(release)
+        try:
+            for step in setup:
+                self.run(step, timeout=self._command_timeout())
+            with self.progress.step("migrate", command.purpose):
+                out = self.run(command, timeout=self._command_timeout())
+            return parse_pending(out)
+        except (CommandFailed, PendingUnreadable) as exc:
+            raise DeployFailed(
+                "migrate",
+                f"could not list the pending migrations of {release.version}: {exc}",
+                hint="nothing was changed; fix migrations.pending, or set it to [] to back up "
+                "and migrate on every deploy",
+            ) from exc
+
+    def migrate(
+        self, release: Release, previous: ContainerInfo | None, *, allow_destructive: bool,
+        started: float, started_at: str,
+    ) -> Backup | None:  # fmt: skip
+        """Back up and migrate if the new image brings migrations (DESIGN invariant 7).
+        A failure: nothing switched, the database unchanged (transactional) or restored
+        from the backup just made; recorded in the history."""
+        migrations = self.env.migrations
+        if not migrations.command:
+            return None
+        try:
+            report = self.pending_migrations(release)
+        except DeployFailed as exc:
+            self._append_history(
+                self._record("deploy", release, "failed", started, started_at,
+                             previous=previous, error=exc)
+            )  # fmt: skip
+            raise
+        if report is not None and not report.pending:
+            at = ", ".join(report.current) or "an empty schema"
+            self.progress.say(
+                f"migrate: {release.version} brings no new migration (database at {at}); "
+                "no backup needed"
             )
-        ]
+            return None
+        if report is not None:
+            self.progress.say(
+                f"migrate: {len(report.pending)} pending: "
+                + ", ".join(m.revision + (f" ({m.description})" if m.description else "")
+                            for m in report.pending)
+            )  # fmt: skip
+            self.check_destructive(report, allow_destructive=allow_destructive)
+        else:
+            self.progress.say("migrate: migrations.pending is []: backing up and migrating")
+        try:
+            backup = self.backups.create(release.version, f"before migrating to {release.version}")
+        except DeployFailed as exc:
+            self._append_history(
+                self._record("deploy", release, "failed", started, started_at,
+                             previous=previous, error=exc)
+            )  # fmt: skip
+            raise
+        *setup, command = self._task(self._app_container(release), migrations.command)
+        try:
+            for step in setup:
+                self.run(step, timeout=self._command_timeout())
+            with self.progress.step("migrate", command.purpose, announce=True):
+                self.run(command, timeout=self._command_timeout())
+        except CommandFailed as exc:
+            failure = self._migration_failed(exc, backup)
+            self._append_history(
+                self._record("deploy", release, "failed", started, started_at,
+                             previous=previous, error=failure)
+            )  # fmt: skip
+            raise failure from exc
+        return backup
+
+    def _migration_failed(self, exc: CommandFailed, backup: Backup) -> DeployFailed:
+        detail = (exc.stderr.strip() or exc.stdout.strip()).splitlines()
+        # The command's own last line says what broke ("error: migration failed: ...").
+        reason = detail[-1].removeprefix("error: ") if detail else f"the migration failed: {exc}"
+        live = "nothing switched: the live color keeps serving"
+        if self.env.migrations.transactional:
+            return DeployFailed(
+                "migrate",
+                reason,
+                hint=f"{live}; the migration ran in one transaction, so the database is "
+                f"unchanged (backup {backup.name} was made before it)",
+            )
+        self.progress.say(f"migrate: not transactional: restoring {backup.name}")
+        try:
+            self.backups.restore(backup.name)
+        except DeployFailed as restore_failed:
+            return DeployFailed(
+                "migrate",
+                f"{reason}; and restoring {backup.name} failed: {restore_failed.reason}",
+                hint=f"{live} on a partly migrated database: restore it with `gangway db "
+                f"restore --env {self.environment} {backup.name}`",
+            )
+        return DeployFailed(
+            "migrate",
+            reason,
+            hint=f"{live}; the database was restored from {backup.name}",
+        )
+
+    def check_destructive(self, report: PendingReport, *, allow_destructive: bool) -> None:
+        """Refuse drops and renames in pending migrations unless allowed (expand/contract)."""
+        findings = destructive_findings(report.pending)
+        if not findings:
+            return
+        listed = "; ".join(finding.describe() for finding in findings)
+        if allow_destructive:
+            self.progress.say(f"migrate: warning: destructive, allowed: {listed}")
+            return
+        raise DeployFailed(
+            "guard",
+            f"pending migrations drop or rename what the live release uses: {listed}",
+            hint=f"refused before anything changed: {EXPAND_CONTRACT}",
+        )
 
     def deploy_steps(self, state: HostState, image: str, version: str) -> list[Step]:
         """Every step of a deploy of `image` against `state`, in order."""
@@ -355,6 +547,8 @@ class Deployer:
             self.run_smoke(step.subject, step.timeout)
         elif step.kind == "watch":
             self.watch(step.subject, step.timeout)
+        elif step.kind == "database":
+            self.wait_database(step.timeout)
         else:
             self.wait_drained(step.subject, step.timeout)
 
@@ -418,6 +612,18 @@ class Deployer:
                 hint=hint,
                 logs=_tail(proc.stdout + proc.stderr),
             )
+
+    def wait_database(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.executor.run(database.database_ready(self.database), check=False).ok:
+            if time.monotonic() >= deadline:
+                raise DeployFailed(
+                    "database",
+                    f"{self.database.container} did not accept connections within {timeout:g}s",
+                    hint="its last log lines are above",
+                    logs=self._logs(self.database.container),
+                )
+            time.sleep(0.5)
 
     def wait_ready(self, url: str, timeout: float) -> None:
         health = self.env.health
@@ -551,7 +757,12 @@ class Deployer:
     # -- the commands ------------------------------------------------------------------
 
     def deploy(
-        self, image: str, version: str | None = None, *, lock_wait: float = 0.0
+        self,
+        image: str,
+        version: str | None = None,
+        *,
+        lock_wait: float = 0.0,
+        allow_destructive: bool = False,
     ) -> ReleaseRecord:
         """Deploy `image` blue-green; return the history record (raises DeployFailed)."""
         version = version or version_of(image)
@@ -572,8 +783,9 @@ class Deployer:
                 f"deploy: {version} -> {release.color}"
                 + (f" (live: {old.color} {old.version})" if old else " (first release)")
             )
+            self.migrate(release, old, allow_destructive=allow_destructive,
+                         started=started, started_at=started_at)  # fmt: skip
             steps = [
-                *self.migrate_steps(release),
                 *self.start_steps(state, release, reuse=False),
                 *self.prove_and_switch_steps(state, release),
             ]
@@ -839,6 +1051,16 @@ class Deployer:
                 "since": lock.label("since"),
             },
             "history": [record.__dict__ for record in state.history[-10:]],
+            "database": self._database_status(state),
+        }
+
+    def _database_status(self, state: HostState) -> dict[str, object]:
+        accessory = state.by_role("db")
+        return {
+            "kind": self.env.database.kind,
+            "container": accessory.name if accessory else None,
+            "running": accessory.running if accessory else None,
+            "backup_volume": self.database.backups,
         }
 
     def maintenance(self, on: bool) -> None:

@@ -1,0 +1,180 @@
+"""Database backups on the host: make one, list them, verify and restore one."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from gangway.commands import database
+from gangway.commands.database import DatabaseTarget
+from gangway.errors import CommandFailed, DeployFailed
+from gangway.execute import Executor
+from gangway.release.progress import Progress
+
+
+@dataclass(frozen=True)
+class Backup:
+    """One pg_dump in the backup volume, with its checksum and what it was made for."""
+
+    name: str
+    size: int
+    sha256: str
+    created_at: str = ""
+    environment: str = ""
+    version: str = ""
+    reason: str = ""
+
+    def describe(self) -> str:
+        return f"{self.name} ({_size(self.size)}, sha256 {self.sha256[:12]})"
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    value = size / 1024
+    for unit in ("KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+def parse_backups(text: str) -> list[Backup]:
+    """The lines `list_backups` prints, oldest first; unreadable metadata is left blank."""
+    found: list[Backup] = []
+    for line in text.splitlines():
+        parts = line.split("\t", 3)
+        if len(parts) < 3 or not parts[0]:
+            continue
+        name, size, sha = parts[0], parts[1].strip(), parts[2].strip()
+        try:
+            meta = json.loads(parts[3]) if len(parts) == 4 and parts[3].strip() else {}
+        except ValueError:
+            meta = {}
+        if not isinstance(meta, dict):
+            meta = {}
+        found.append(
+            Backup(
+                name=name,
+                size=int(size) if size.isdigit() else 0,
+                sha256=sha,
+                created_at=str(meta.get("created_at", "")),
+                environment=str(meta.get("environment", "")),
+                version=str(meta.get("version", "")),
+                reason=str(meta.get("reason", "")),
+            )
+        )
+    return found
+
+
+@dataclass
+class Backups:
+    """Runs the backup commands of one environment's database on its host."""
+
+    db: DatabaseTarget
+    executor: Executor
+    progress: Progress
+    environment: str
+    retain: int
+    timeout: float = 600.0
+
+    def _ensure_volume(self) -> None:
+        if not self.executor.run(database.inspect_volume(self.db.backups), check=False).ok:
+            self.executor.run(database.create_volume(self.db.target, self.db.backups, "backups"))
+
+    def create(self, version: str, reason: str) -> Backup:
+        """pg_dump to the backup volume with checksum and metadata; prune beyond retain."""
+        now = datetime.now(UTC)
+        name = database.backup_name(now.strftime("%Y%m%dT%H%M%SZ"), version)
+        metadata = json.dumps(
+            {
+                "name": name,
+                "created_at": now.isoformat(timespec="seconds"),
+                "environment": self.environment,
+                "version": version,
+                "reason": reason,
+            },
+            sort_keys=True,
+        )
+        command = database.backup(self.db, name, metadata, self.retain)
+        try:
+            with self.progress.step("backup", command.purpose, announce=True):
+                self._ensure_volume()
+                out = self.executor.run(command, timeout=self.timeout).stdout
+        except CommandFailed as exc:
+            raise DeployFailed(
+                "backup",
+                f"the database could not be backed up: {exc}",
+                hint="nothing was migrated and nothing live changed; check that the database "
+                "is up and that [database].image's pg_dump is at least the server's version",
+            ) from exc
+        size, _, sha = (out.strip().splitlines() or [""])[-1].partition(" ")
+        made = Backup(
+            name=name,
+            size=int(size) if size.isdigit() else 0,
+            sha256=sha.strip(),
+            created_at=now.isoformat(timespec="seconds"),
+            environment=self.environment,
+            version=version,
+            reason=reason,
+        )
+        self.progress.say(
+            f"backup: {made.describe()} in volume {self.db.backups} "
+            f"(keeping the newest {self.retain})"
+        )
+        return made
+
+    def list(self) -> list[Backup]:
+        """The backups in the volume, oldest first (none when the volume does not exist)."""
+        if not self.executor.run(database.inspect_volume(self.db.backups), check=False).ok:
+            return []
+        return parse_backups(self.executor.run(database.list_backups(self.db)).stdout)
+
+    def restore(self, name: str | None = None) -> Backup:
+        """Verify the checksum of `name` (default: the newest), then restore it."""
+        available = self.list()
+        if not available:
+            raise DeployFailed(
+                "restore",
+                f"there are no backups in volume {self.db.backups}",
+                hint="a backup is made before each release that brings migrations",
+            )
+        if name is None:
+            chosen = available[-1]
+        else:
+            matches = [b for b in available if b.name == name.removesuffix(".dump")]
+            if not matches:
+                listed = ", ".join(b.name for b in available[-5:])
+                raise DeployFailed(
+                    "restore",
+                    f"no backup {name!r} in volume {self.db.backups}",
+                    hint=f"the newest: {listed}; list them all with "
+                    f"`gangway db backups --env {self.environment}`",
+                )
+            chosen = matches[0]
+        verify = database.verify_backup(self.db, chosen.name)
+        with self.progress.step("restore", verify.purpose):
+            result = self.executor.run(verify, check=False, timeout=self.timeout)
+        if not result.ok:
+            detail = (result.stderr.strip().splitlines() or [f"exit {result.returncode}"])[-1]
+            raise DeployFailed(
+                "restore",
+                detail,
+                hint="the database was not touched; restore another backup by name",
+            )
+        command = database.restore(self.db, chosen.name)
+        try:
+            with self.progress.step("restore", command.purpose, announce=True):
+                self.executor.run(command, timeout=self.timeout)
+        except CommandFailed as exc:
+            raise DeployFailed(
+                "restore",
+                f"pg_restore failed: {exc}",
+                hint="it ran in one transaction: the database is as it was before the restore",
+            ) from exc
+        self.progress.say(f"restore: the database is back at {chosen.describe()}")
+        return chosen
