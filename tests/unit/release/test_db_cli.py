@@ -44,8 +44,8 @@ def test_restore_of_an_external_database_without_its_url_stops_before_docker(
     assert code == 1
     assert err.strip() == (
         "error: secrets: missing secret(s) for production: DATABASE_URL\n"
-        "error: export them in the deployer's environment or put them in $GANGWAY_SECRETS_DIR/NAME; "
-        "nothing on the host was changed"
+        "error: export them in the deployer's environment or put them in "
+        "$GANGWAY_SECRETS_DIR/NAME; nothing on the host was changed"
     )
     assert no_docker == []
 
