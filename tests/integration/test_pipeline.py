@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import subprocess
 import sys
 import tomllib
@@ -27,7 +26,7 @@ import pytest
 import tomli_w
 
 from gangway.config import PipelineConfig
-from tests.integration.conftest import docker, wait_for
+from tests.integration.conftest import docker
 from tests.load import LoadGenerator
 from tests.pg import free_port
 from tests.registry import Registry
@@ -129,29 +128,8 @@ def project(
         }
     edit_config(root / "pipeline.toml", edits)
 
-    # The database: one server on both environments' networks (the accessory is
-    # another test's subject).
-    password = secrets.token_urlsafe(12)
-    networks = [f"{app}-{env}" for env in ports]
-    for network in networks:
-        docker("network", "create", "--label", f"dev.gangway.app={app}", network)
-    db = f"{app}-testdb"
-    docker(
-        "run", "--detach", "--pull=never", "--name", db, "--network", networks[0],
-        "--network-alias", "db", "--env", "POSTGRES_USER=notes", "--env", "POSTGRES_DB=notes",
-        "--env", f"POSTGRES_PASSWORD={password}", pipeline.database.image,
-    )  # fmt: skip
-    docker("network", "connect", "--alias", "db", networks[1], db)
-    wait_for(
-        "the database",
-        lambda: subprocess.run(
-            ["docker", "exec", db, "pg_isready", "--host=127.0.0.1", "--username=notes"],
-            capture_output=True, check=False,
-        ).returncode == 0,
-    )  # fmt: skip
     environ = {k: v for k, v in os.environ.items() if not k.startswith("GANGWAY_ENV")}
     environ |= {
-        "DATABASE_URL": f"postgresql://notes:{password}@db:5432/notes",
         "GANGWAY_ACTOR": "pipeline-test",
         # No vulnerability database can be fetched here: the scan says "unavailable"
         # and this policy lets it pass (the scan stage's own tests cover blocking).
@@ -163,12 +141,14 @@ def project(
     try:
         yield project
     finally:
-        ids = docker("ps", "--all", "--quiet", "--filter", f"label=dev.gangway.app={app}",
-                     check=False).split()  # fmt: skip
-        docker("rm", "--force", "--volumes", db, *ids, check=False)
-        for network in networks:
-            docker("volume", "rm", f"{network}-state", check=False)
-            docker("network", "rm", network, check=False)
+        label = f"label=dev.gangway.app={app}"
+        ids = docker("ps", "--all", "--quiet", "--filter", label, check=False).split()
+        docker("rm", "--force", *ids, check=False)
+        # the state volumes, the database accessory's data and secrets, the backups
+        volumes = docker("volume", "ls", "--quiet", "--filter", f"name={app}-", check=False)
+        docker("volume", "rm", *volumes.split(), check=False)
+        for env in ports:
+            docker("network", "rm", f"{app}-{env}", check=False)
         images = docker("images", "--quiet", f"{registry.address}/{app}", check=False).split()
         docker("image", "rm", "--force", *sorted(set(images)), check=False)
         registry.stop()

@@ -47,7 +47,9 @@ def test_root_pipeline_toml_loads_with_an_empty_environment() -> None:
     assert config.environments.staging.docker_host == ""
     assert config.environments.production.docker_host == ""
     assert config.registry.address == "127.0.0.1:5000"
-    assert config.environments.production.secrets == ["DATABASE_URL"]
+    # the sample app's database is the accessory gangway runs: no secret to give
+    assert config.environments.production.secrets == []
+    assert config.environments.production.database.kind == "accessory"
     assert config.notifications.webhooks == []
 
 

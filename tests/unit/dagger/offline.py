@@ -155,7 +155,14 @@ def problems(query: Query, schema: graphql.GraphQLSchema) -> list[str]:
 
 # -- the module under test -------------------------------------------------------------
 
-PIPELINE_TOML = (ROOT / "pipeline.toml").read_text(encoding="utf-8")
+# The repository's pipeline.toml with external databases: DATABASE_URL a secret of each
+# environment, so the tests see how --app-secrets reach the deployer.
+PIPELINE_TOML = (
+    (ROOT / "pipeline.toml")
+    .read_text(encoding="utf-8")
+    .replace("secrets = []", 'secrets = ["DATABASE_URL"]')
+    .replace('kind = "accessory"', 'kind = "external"')
+)
 #: The ids the tests hand in for Dagger objects given on the command line.
 SOURCE_ID = "arg:source-directory"
 

@@ -14,6 +14,12 @@ from gangway.release.progress import Progress
 
 ROOT_CONFIG = Path(__file__).parents[3] / "pipeline.toml"
 
+EXTERNAL_DATABASE: dict[str, object] = {
+    f"environments.{env}.{key}": value
+    for env in ("staging", "production")
+    for key, value in (("database.kind", "external"), ("secrets", ["DATABASE_URL"]))
+}
+
 MakeConfig = Callable[..., PipelineConfig]
 MakeDeployer = Callable[..., Deployer]
 
@@ -23,7 +29,10 @@ def make_config() -> MakeConfig:
     """pipeline.toml of the repository, with dotted-key overrides (no environment read)."""
 
     def make(overrides: Mapping[str, object] | None = None) -> PipelineConfig:
-        return load_config(ROOT_CONFIG, environ={}, secrets_dir=None, overrides=overrides)
+        # The deployer's tests speak of an external database (DATABASE_URL a secret);
+        # the accessory, the repository's default, has tests of its own that say so.
+        layered = {**EXTERNAL_DATABASE, **(overrides or {})}
+        return load_config(ROOT_CONFIG, environ={}, secrets_dir=None, overrides=layered)
 
     return make
 
