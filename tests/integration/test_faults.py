@@ -190,8 +190,8 @@ def _dockerd() -> tuple[int, list[str]]:
 
 
 @pytest.mark.skipif(
-    os.environ.get("GANGWAY_TEST_RESTART_DOCKERD") != "1",
-    reason="restarts the Docker engine: set GANGWAY_TEST_RESTART_DOCKERD=1 where the tests "
+    os.environ.get("MAY_RESTART_DOCKERD") != "1",
+    reason="restarts the Docker engine: set MAY_RESTART_DOCKERD=1 where the tests "
     "may do that (.ci/run does; it started dockerd itself)",
 )
 @pytest.mark.fault(9)
