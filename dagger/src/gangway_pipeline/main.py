@@ -53,6 +53,8 @@ SRC: Final = "/src"
 PIP_CACHE: Final = "/root/.cache/pip"
 DOCKER_SOCKET: Final = "/var/run/docker.sock"
 DOCKER_CLI: Final = "/usr/local/bin/docker"
+# What the smoke tests of tests/deployed need in the deployer's container.
+SMOKE_REQUIREMENTS: Final = ("pytest>=9.0", "httpx>=0.28")
 # Paths inside throwaway containers, where /tmp always exists and nobody else writes.
 IMAGE_TAR: Final = "/tmp/gangway-image.tar"  # noqa: S108
 TRIVY_REPORT: Final = "/tmp/gangway-trivy-report.json"  # noqa: S108
@@ -582,11 +584,21 @@ class GangwayPipeline:
         target: Target,
         app_secrets: list[dagger.Secret] | None,
     ) -> dagger.Container:
-        """`gangway deploy` of one image to one environment, as the core plans it."""
+        """`gangway deploy` of one image to one environment, as the core plans it; for
+        production with `[stages] smoke`, run by the deployer against the preview route
+        before the switch (pytest and httpx added to its container for that)."""
+        smoke = cfg.stages.smoke if environment == "production" else []
         argv = deploy_argv(
-            self.config, environment, image or image_ref(cfg, version), version=version
+            self.config,
+            environment,
+            image or image_ref(cfg, version),
+            version=version,
+            smoke=smoke,
         )
-        return self.deployer(cfg, environment, target, app_secrets).with_exec(argv)
+        ctr = self.deployer(cfg, environment, target, app_secrets)
+        if smoke:
+            ctr = ctr.with_exec(["pip", "install", "--quiet", *SMOKE_REQUIREMENTS])
+        return ctr.with_exec(argv)
 
     def integration_container(
         self, cfg: PipelineConfig, base_url: str, *, smoke: bool = False

@@ -78,7 +78,11 @@ def test_deploy_production_runs_the_core_deployer_against_the_socket(cfg: Pipeli
     )
     query = only(engine.leaves("combinedOutput"))
     image = image_ref(cfg, "abc123")
-    assert last_exec(query) == deploy_argv("pipeline.toml", "production", image, version="abc123")
+    assert last_exec(query) == deploy_argv(
+        "pipeline.toml", "production", image, version="abc123", smoke=cfg.stages.smoke
+    )
+    # the smoke tests run in the deployer's container, against the preview route
+    assert ["pip", "install", "--quiet", "pytest>=9.0", "httpx>=0.28"] in runs(query)
     assert query.path[0] == "container"
     assert query.fields[1].args == {"address": "python:3.12-slim"}
     assert ["pip", "install", "--quiet", "./dagger/core"] in runs(query)
@@ -381,7 +385,9 @@ def test_deploy_runs_every_stage_in_the_core_order(
     ]
     pinned = f"{image_ref(cfg, 'v7')}@{DIGEST}"
     production = leaves[-1]
-    assert last_exec(production) == deploy_argv("pipeline.toml", "production", pinned, version="v7")
+    assert last_exec(production) == deploy_argv(
+        "pipeline.toml", "production", pinned, version="v7", smoke=cfg.stages.smoke
+    )
     assert last_exec(leaves[5]) == deploy_argv("pipeline.toml", "staging", pinned, version="v7")
     assert last_exec(leaves[6]) == integration_test_argv(
         cfg, cfg.environments.staging.effective_url
