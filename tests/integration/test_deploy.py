@@ -182,8 +182,9 @@ def stage(
         ids = docker("ps", "--all", "--quiet", "--filter", f"label=dev.gangway.app={app}",
                      check=False).split()  # fmt: skip
         docker("rm", "--force", "--volumes", f"{app}-db", *ids, check=False)
-        for volume in ("state", "backups"):  # backups: made before each migration
-            docker("volume", "rm", f"{network}-{volume}", check=False)
+        # state, backups (made before each migration), an accessory's data and secrets
+        volumes = docker("volume", "ls", "--quiet", "--filter", f"name={app}-", check=False)
+        docker("volume", "rm", *volumes.split(), check=False)
         docker("network", "rm", network, check=False)
 
 

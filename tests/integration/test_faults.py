@@ -198,13 +198,23 @@ def _dockerd() -> tuple[int, list[str]]:
 def test_dockerd_restart_brings_proxy_and_live_color_back(stage: Stage) -> None:
     """Fault 9: dockerd restarted while idle: proxy, router and the live color come back
     by themselves with the right color (requests fail only while the engine is down)."""
+    # The accessory (restart policy and all) rather than the test's own database, which
+    # an engine restart stops like any container nobody set to come back.
+    stage.environ |= {
+        "GANGWAY_ENVIRONMENTS__PRODUCTION__DATABASE__KIND": "accessory",
+        "GANGWAY_ENVIRONMENTS__PRODUCTION__SECRETS": "[]",
+    }
     stage.deploy("v1")
     stage.deploy("v2")  # v2 live, v1 stopped and kept: the wrong one must stay stopped
     pid, argv = _dockerd()
     os.kill(pid, signal.SIGTERM)
     wait_for("dockerd to exit", lambda: not Path(f"/proc/{pid}").exists(), timeout=60)
-    with open("/var/log/gangway-test-dockerd.log", "ab") as log:  # noqa: PTH123
-        subprocess.Popen(argv, stdout=log, stderr=log, start_new_session=True)
+    # Started through a shell that exits at once: dockerd outlives this test, as the one
+    # it replaces did.
+    subprocess.run(
+        ["sh", "-c", 'nohup "$@" >>/var/log/gangway-test-dockerd.log 2>&1 &', "sh", *argv],
+        check=True,
+    )
     wait_for(
         "dockerd to answer again",
         lambda: (

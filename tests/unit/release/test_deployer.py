@@ -750,3 +750,27 @@ def test_missing_smoke_program_says_so(make_deployer: MakeDeployer) -> None:
     deployer.smoke = ("no-such-program-here", "{url}")
     with pytest.raises(DeployFailed, match="smoke command not found: no-such-program-here"):
         deployer.run_smoke("http://x:1", 5)
+
+
+@pytest.mark.parametrize(
+    ("stderr", "line"),
+    [
+        (
+            "Unable to find image '127.0.0.1:9/absent:v9' locally\ndocker: Error response from "
+            'daemon: Get "http://127.0.0.1:9/v2/": dial tcp 127.0.0.1:9: connect: connection '
+            "refused.\nSee 'docker run --help'.\n",
+            'Error response from daemon: Get "http://127.0.0.1:9/v2/": dial tcp 127.0.0.1:9: '
+            "connect: connection refused.",
+        ),
+        (
+            "docker: Error response from daemon: pull access denied for nope, repository does "
+            "not exist\n",
+            "Error response from daemon: pull access denied for nope, repository does not exist",
+        ),
+        ("error: migration failed: relation exists\n", ""),
+    ],
+)
+def test_image_unavailable_names_dockers_line(stderr: str, line: str) -> None:
+    from gangway.release.deployer import image_unavailable
+
+    assert image_unavailable(stderr) == line

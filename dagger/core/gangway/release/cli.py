@@ -103,8 +103,11 @@ def _deployer(args: argparse.Namespace, *, quiet: bool = False) -> Deployer:
     secrets = resolve_secrets(env)
     # From here on no value of a secret is printed or recorded (gangway.masking).
     MASK.add(*secrets.values(), *config_secrets(config))
-    # Secrets delivered as env reach docker through its environment (`--env NAME`).
-    executor = DockerCli(env.docker_host, {**os.environ, **secrets.env})
+    # Secrets delivered as env reach docker through its environment (`--env NAME`). An
+    # external DATABASE_URL given as a file also goes there, for the one-off backup and
+    # restore containers (`--env DATABASE_URL`); the app still gets it as its file only.
+    database_url = {name: value for name, value in secrets.files.items() if name == "DATABASE_URL"}
+    executor = DockerCli(env.docker_host, {**os.environ, **secrets.env, **database_url})
     return Deployer(
         config,
         args.env,

@@ -399,6 +399,14 @@ class Deployer:
                 out = self.run(command, timeout=self._command_timeout())
             return parse_pending(out)
         except (CommandFailed, PendingUnreadable) as exc:
+            missing = isinstance(exc, CommandFailed) and image_unavailable(exc.stderr)
+            if missing:
+                raise DeployFailed(
+                    "image",
+                    f"{release.image} is not on the host and could not be pulled: {missing}",
+                    hint=f"nothing live changed; check the image reference, that it was "
+                    f"published, and that the host reaches its registry (pull = {self.env.pull})",
+                ) from exc
             raise DeployFailed(
                 "migrate",
                 f"could not list the pending migrations of {release.version}: {exc}",
@@ -1079,6 +1087,28 @@ def describe_routes(routes: Routes) -> str:
     """`live=blue preview=green`, `maintenance`, for progress lines and plans."""
     live = "maintenance" if routes.maintenance else f"live={routes.live or 'none'}"
     return f"{live} preview={routes.preview or 'none'}"
+
+
+# What docker says when an image is neither on the host nor pullable from its registry.
+_IMAGE_UNAVAILABLE = (
+    "Unable to find image",
+    "pull access denied",
+    "manifest unknown",
+    "No such image",
+    "not found: manifest",
+    "connection refused",
+    "no such host",
+    "i/o timeout",
+)
+
+
+def image_unavailable(stderr: str) -> str:
+    """docker's line saying an image could not be found or pulled ("" if it says not)."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    if not any(sign in line for line in lines for sign in _IMAGE_UNAVAILABLE):
+        return ""
+    errors = [line for line in lines if "Error" in line or "error" in line]
+    return (errors or lines)[-1].removeprefix("docker: ")
 
 
 def _tail(text: str, lines: int = 30) -> str:
