@@ -285,6 +285,7 @@ def test_release_with_a_migration_is_backed_up_then_migrated_under_load(
     assert_consistent(accessory, "v2-tags")
 
 
+@pytest.mark.fault(4)
 def test_fault_4_failed_migration_keeps_the_live_color_and_the_database(
     accessory: Stage,
 ) -> None:
@@ -321,6 +322,7 @@ def test_fault_4_failed_migration_keeps_the_live_color_and_the_database(
     assert_consistent(accessory, "v2")
 
 
+@pytest.mark.fault(4)
 def test_fault_4_non_transactional_failed_migration_is_restored_from_the_backup(
     accessory: Stage,
 ) -> None:
@@ -350,6 +352,7 @@ def test_fault_4_non_transactional_failed_migration_is_restored_from_the_backup(
     assert_consistent(accessory, "v2")
 
 
+@pytest.mark.fault(13)
 def test_fault_13_backup_restored_and_verified(accessory: Stage) -> None:
     """Fault 13: database backup restored and verified: row counts and a checksum of
     the table's contents equal the values before the backup."""

@@ -254,7 +254,9 @@ def test_bad_release_fails_and_live_color_keeps_serving(
         load.wait_for_requests(200, timeout=60)
         proc = stage.gangway(
             "deploy", "--env", "production", "--image", stage.images["v2"], "--version", "v2",
-            env={"GANGWAY_ENVIRONMENTS__PRODUCTION__ENV__APP_FAULT": fault},
+            # A bad release is bad at once: no need to wait the fixture's 20 s to say so.
+            env={"GANGWAY_ENVIRONMENTS__PRODUCTION__ENV__APP_FAULT": fault,
+                 "GANGWAY_ENVIRONMENTS__PRODUCTION__HEALTH__DEPLOY_TIMEOUT": "8s"},
         )  # fmt: skip
         assert stage.live_version() == "v1"
     assert proc.returncode == 1, proc.stderr
