@@ -20,7 +20,7 @@ CELLS: dict[int, str] = {
     6: "deployer SIGKILLed at each phase boundary",
     7: "proxy config fails `nginx -t`",
     8: "two deploys at once",
-    9: "`dockerd` restarted while idle",
+    9: "`dockerd` restarted while idle (the load runs once the engine is back)",
     10: "image missing from host and registry",
     11: "invalid `pipeline.toml`",
     12: "missing secret",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from gangway.config import load_config
+from gangway.config import PipelineConfig, load_config
 from gangway.stages import STAGES
 from gangway.stages.local import (
     LocalPipeline,
@@ -55,16 +56,17 @@ def test_digest_is_picked_for_the_registry_pushed_to() -> None:
     assert _digest_for("not json", "127.0.0.1:5000") == ""
 
 
+def runner_for(config: PipelineConfig, path: Path, root: Path, **fields: Any) -> LocalPipeline:
+    """A runner of version `abc` in `root`, its run directory `root/run`."""
+    fields.setdefault("stream", io.StringIO())
+    return LocalPipeline(
+        config=config, config_path=path, root=root, version="abc", revision="abc",
+        out_dir=root / "run", **fields,
+    )  # fmt: skip
+
+
 def test_stages_come_in_graph_order_up_to_through(minimal_config: Path, tmp_path: Path) -> None:
-    runner = LocalPipeline(
-        config=load_config(minimal_config),
-        config_path=minimal_config,
-        root=tmp_path,
-        version="abc",
-        revision="abc",
-        out_dir=tmp_path / "run",
-        stream=io.StringIO(),
-    )
+    runner = runner_for(load_config(minimal_config), minimal_config, tmp_path)
     assert [name for name, _ in runner.stages()] == list(STAGES)
     assert [name for name, _ in runner.stages("scan")] == ["test", "build", "scan"]
     assert runner.image.endswith(":abc")
@@ -79,15 +81,7 @@ def test_a_stage_command_that_fails_is_a_failed_stage_with_its_log(
         environ={},
         overrides={"stages.test": ["python", "-c", "print('3 failed, 1 passed'); exit(1)"]},
     )
-    runner = LocalPipeline(
-        config=config,
-        config_path=minimal_config,
-        root=tmp_path,
-        version="abc",
-        revision="abc",
-        out_dir=tmp_path / "run",
-        stream=stream,
-    )
+    runner = runner_for(config, minimal_config, tmp_path, stream=stream)
     result = runner.test()
     assert result.status == "failed"
     assert result.message.startswith("tests failed: 3 failed, 1 passed")
@@ -103,15 +97,8 @@ def test_a_stopped_road_is_a_failed_pipeline_event_naming_the_stage(
     from gangway.stages import PipelineReport, StageResult
     from gangway.stages.local import stopped_event
 
-    runner = LocalPipeline(
-        config=load_config(minimal_config),
-        config_path=minimal_config,
-        root=tmp_path,
-        version="abc",
-        revision="abc",
-        out_dir=tmp_path / "run",
-        stream=io.StringIO(),
-        environ={"GANGWAY_ACTOR": "ci-bot"},
+    runner = runner_for(
+        load_config(minimal_config), minimal_config, tmp_path, environ={"GANGWAY_ACTOR": "ci-bot"}
     )
     report = PipelineReport.model_validate(
         {
