@@ -87,14 +87,9 @@ def run_backup(args: argparse.Namespace) -> int:
     _needs_url(args)
     deployer = _deployer(args)
     wait = _lock_wait(args)
-    with deployer.progress.step("lock", f"take the {args.env} deploy lock"):
-        deployer.acquire_lock(wait)
-    try:
-        state = deployer.read_state()
-        live = state.live
+    with deployer.locked(wait):
+        live = deployer.read_state().live
         made = deployer.backups.create(live.version if live else "none", "on demand")
-    finally:
-        deployer.release_lock()
     print(f"{args.env}: backed up {made.describe()}")
     return 0
 
@@ -103,11 +98,7 @@ def run_restore(args: argparse.Namespace) -> int:
     _needs_url(args)
     deployer = _deployer(args)
     wait = _lock_wait(args)
-    with deployer.progress.step("lock", f"take the {args.env} deploy lock"):
-        deployer.acquire_lock(wait)
-    try:
+    with deployer.locked(wait):
         restored = deployer.backups.restore(args.backup)
-    finally:
-        deployer.release_lock()
     print(f"{args.env}: restored {restored.describe()}")
     return 0

@@ -27,7 +27,8 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
@@ -700,6 +701,16 @@ class Deployer:
 
     # -- lock ---------------------------------------------------------------------------
 
+    @contextmanager
+    def locked(self, wait: float = 0.0) -> Iterator[None]:
+        """Hold the environment's deploy lock for the block (with its progress line)."""
+        with self.progress.step("lock", f"take the {self.environment} deploy lock"):
+            self.acquire_lock(wait)
+        try:
+            yield
+        finally:
+            self.release_lock()
+
     def acquire_lock(self, wait: float = 0.0) -> None:
         """Take the environment's lock, waiting up to `wait` s; take over a stale one."""
         deadline = time.monotonic() + wait
@@ -1072,15 +1083,11 @@ class Deployer:
         }
 
     def maintenance(self, on: bool) -> None:
-        with self.progress.step("lock", f"take the {self.environment} deploy lock"):
-            self.acquire_lock()
-        try:
+        with self.locked():
             state = self.read_state()
             self.execute(self.bootstrap_steps(state))
             routing = RoutingState(live=state.routing.live, maintenance=on)
             self.execute(self.route_steps(routing.routes(), "switch", record=routing))
-        finally:
-            self.release_lock()
 
 
 def describe_routes(routes: Routes) -> str:
