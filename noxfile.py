@@ -23,7 +23,7 @@ def _install_project(session: nox.Session) -> None:
     """Install the app's locked dependencies, then the app and the core, editable."""
     session.install("-r", "app/requirements.txt")
     session.install("--no-deps", "-e", "app")
-    session.install("-e", "dagger/core")
+    session.install("-e", ".")
 
 
 def _pytest(session: nox.Session, *args: str) -> None:

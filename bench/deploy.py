@@ -36,8 +36,8 @@ from gangway.config import PipelineConfig, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.load import LoadGenerator, LoadSummary  # noqa: E402 - the tests' load generator
-from tests.pg import free_port  # noqa: E402
+from tests.support.load import LoadGenerator, LoadSummary  # noqa: E402 - the tests' load generator
+from tests.support.pg import free_port  # noqa: E402
 
 OVERHEAD_TARGET = 1.3
 ROLLBACK_TARGET = 1.0

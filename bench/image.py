@@ -22,7 +22,7 @@ from gangway.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.worktree import copy_checkout  # noqa: E402 - the checkout copier the tests use
+from tests.support.worktree import copy_checkout  # noqa: E402 - the checkout copier the tests use
 
 SIZE_TARGET = 0.6
 REBUILD_TARGET = 0.15

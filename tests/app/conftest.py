@@ -17,7 +17,7 @@ import pytest
 
 from sample_app.db import run_migrations
 from sample_app.settings import Settings, load_settings
-from tests.pg import PostgresServer, PostgresUnavailable, free_port
+from tests.support.pg import PostgresServer, PostgresUnavailable, free_port
 
 APP_SRC = Path(__file__).resolve().parents[2] / "app" / "src"
 

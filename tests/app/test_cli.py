@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 
 from tests.app.conftest import ServerProcess, app_env, run_app
-from tests.pg import PostgresServer, free_port
+from tests.support.pg import PostgresServer, free_port
 
 
 def _tables(database_url: str) -> set[str]:

@@ -17,7 +17,7 @@ from sample_app.db import run_migrations
 from sample_app.logs import configure_logging
 from sample_app.web import create_app
 from tests.app.conftest import settings_for
-from tests.pg import PostgresServer, free_port
+from tests.support.pg import PostgresServer, free_port
 
 with warnings.catch_warnings():
     # Starlette 1.x prefers the `httpx2` fork for its TestClient and warns once, at

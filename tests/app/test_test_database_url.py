@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from tests.pg import PostgresServer, PostgresUnavailable, free_port
+from tests.support.pg import PostgresServer, PostgresUnavailable, free_port
 
 
 @pytest.fixture(scope="module")

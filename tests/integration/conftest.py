@@ -17,7 +17,7 @@ import pytest
 
 from gangway.commands.image import build_argv
 from gangway.config import PipelineConfig, load_config
-from tests import fault_matrix
+from tests.support import fault_matrix
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).parent

@@ -14,8 +14,8 @@ import pytest
 
 from gangway.config import PipelineConfig
 from tests.integration.conftest import wait_for
-from tests.pg import free_port
-from tests.worktree import copy_checkout
+from tests.support.pg import free_port
+from tests.support.worktree import copy_checkout
 
 
 def compose_command() -> list[str]:

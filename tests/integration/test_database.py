@@ -22,7 +22,7 @@ from gangway.config import PipelineConfig
 from tests.integration import test_deploy
 from tests.integration.conftest import docker, wait_for
 from tests.integration.test_deploy import Stage, assert_no_failures, under_load
-from tests.pg import free_port
+from tests.support.pg import free_port
 
 # The deploy tests' fixtures: their release images, and a stage with an external database.
 release_images = test_deploy.release_images

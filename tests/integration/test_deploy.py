@@ -19,8 +19,8 @@ import pytest
 
 from gangway.config import PipelineConfig
 from tests.integration.conftest import docker, wait_for
-from tests.load import LoadGenerator, LoadSummary
-from tests.pg import free_port
+from tests.support.load import LoadGenerator, LoadSummary
+from tests.support.pg import free_port
 
 VERSIONS = ("v1", "v2", "v3")
 
@@ -473,7 +473,7 @@ def test_missing_secret_stops_the_deploy_before_anything_changes(stage: Stage) -
 
 
 def test_deploy_through_ssh_docker_host(stage: Stage) -> None:
-    from tests.sshd import SshServer
+    from tests.support.sshd import SshServer
 
     with SshServer() as ssh:
         env = {**ssh.docker_env(), "DATABASE_URL": stage.environ["DATABASE_URL"],

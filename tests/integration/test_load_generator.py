@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.load import LoadGenerator, LoadSummary, Sample, percentile, summarize
+from tests.support.load import LoadGenerator, LoadSummary, Sample, percentile, summarize
 
 
 class _Server(ThreadingHTTPServer):

@@ -27,10 +27,10 @@ import tomli_w
 
 from gangway.config import PipelineConfig
 from tests.integration.conftest import docker
-from tests.load import LoadGenerator
-from tests.pg import free_port
-from tests.registry import Registry
-from tests.worktree import copy_checkout
+from tests.support.load import LoadGenerator
+from tests.support.pg import free_port
+from tests.support.registry import Registry
+from tests.support.worktree import copy_checkout
 
 QUICK_TESTS = ["python", "-m", "pytest", "tests/unit/stages", "-q", "-p", "no:cacheprovider"]
 

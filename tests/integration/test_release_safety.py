@@ -245,7 +245,7 @@ def test_a_secret_file_is_readable_in_the_container_and_nowhere_else(
 def test_a_secret_file_reaches_a_container_on_a_remote_engine_through_ssh(
     stage: Stage, tmp_path: Path
 ) -> None:
-    from tests.sshd import SshServer
+    from tests.support.sshd import SshServer
 
     value = stage.environ.pop("DATABASE_URL")
     secrets_dir = tmp_path / "secrets"

@@ -12,7 +12,7 @@ import pytest
 
 from gangway.config import PipelineConfig
 from tests.integration.conftest import docker, ensure_image
-from tests.sshd import SshdUnavailable, SshServer
+from tests.support.sshd import SshdUnavailable, SshServer
 
 
 @pytest.fixture(scope="module")

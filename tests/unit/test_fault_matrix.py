@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.fault_matrix import CELLS, Outcome, render
+from tests.support.fault_matrix import CELLS, Outcome, render
 
 
 def test_every_cell_gets_a_row_with_its_verdict() -> None:
@@ -30,7 +30,7 @@ def test_the_readme_table_names_every_cell_and_only_tests_that_exist() -> None:
     import re
     from pathlib import Path
 
-    from tests.fault_matrix import END, START
+    from tests.support.fault_matrix import END, START
 
     root = Path(__file__).resolve().parents[2]
     readme = (root / "README.md").read_text(encoding="utf-8")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pg import TEST_DATABASE_VARIABLE, PostgresServer, PostgresUnavailable
+from tests.support.pg import TEST_DATABASE_VARIABLE, PostgresServer, PostgresUnavailable
 
 
 def test_existing_server_is_read_from_its_admin_url() -> None:
@@ -37,7 +37,7 @@ def test_the_variable_selects_the_existing_server() -> None:
 
 
 def test_without_the_variable_a_new_cluster_is_made(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("tests.pg.find_bindir", lambda: Path("/pg/bin"))
+    monkeypatch.setattr("tests.support.pg.find_bindir", lambda: Path("/pg/bin"))
     server = PostgresServer.for_tests({})
     assert not server.external
     assert server.host == "127.0.0.1"

@@ -4,7 +4,7 @@ Every function is an adapter. What to run comes from the core: the stage order a
 gates (`gangway.stages.graph`), the command lines (`gangway.stages.argv`, and
 `gangway.scan.trivy` for Trivy), the configuration (`pipeline.toml` through
 `gangway.config.load_config`). The containers install that same core from
-`dagger/core`, so the deployer and the scan gate that run here are the ones the local
+`src/gangway`, so the deployer and the scan gate that run here are the ones the local
 runner runs.
 
 Each function builds its container lazily and awaits as little as possible (reading
@@ -175,7 +175,7 @@ SourceDir = Annotated[
     dagger.Directory,
     DefaultPath("."),
     Ignore(SOURCE_IGNORE),
-    Doc("The repository: app, Dockerfile, pipeline.toml, tests and the core (dagger/core)"),
+    Doc("The repository: app, Dockerfile, pipeline.toml, tests and the core (src/gangway)"),
 ]
 Version = Annotated[str, Doc("Version of the release: its image tag, e.g. the commit SHA")]
 Revision = Annotated[str, Doc("VCS revision recorded in the image labels")]
@@ -443,8 +443,8 @@ class GangwayPipeline:
         )
 
     def with_core(self) -> dagger.Container:
-        """The workspace with the core (`gangway`) installed from dagger/core."""
-        return self.workspace().with_exec(["pip", "install", "--quiet", "./dagger/core"])
+        """The workspace with the core (`gangway`, src/gangway) installed from the root."""
+        return self.workspace().with_exec(["pip", "install", "--quiet", "."])
 
     def dev_env(self, *groups: str) -> dagger.Container:
         """The app, the core and dependency groups of pyproject.toml, as nox installs them."""
@@ -454,7 +454,7 @@ class GangwayPipeline:
             .with_exec(["pip", "install", "--quiet", "pip>=25.1"])
             .with_exec(["pip", "install", "--quiet", "-r", "app/requirements.txt"])
             .with_exec(["pip", "install", "--quiet", "--no-deps", "-e", "app"])
-            .with_exec(["pip", "install", "--quiet", "-e", "dagger/core", *group_args])
+            .with_exec(["pip", "install", "--quiet", "-e", ".", *group_args])
         )
 
     def postgres(self, cfg: PipelineConfig) -> dagger.Service:

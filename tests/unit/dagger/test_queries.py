@@ -85,7 +85,7 @@ def test_deploy_production_runs_the_core_deployer_against_the_socket(cfg: Pipeli
     assert ["pip", "install", "--quiet", "pytest>=9.0", "httpx>=0.28"] in runs(query)
     assert query.path[0] == "container"
     assert query.fields[1].args == {"address": "python:3.12-slim"}
-    assert ["pip", "install", "--quiet", "./dagger/core"] in runs(query)
+    assert ["pip", "install", "--quiet", "."] in runs(query)
     (socket,) = query.calls("withUnixSocket")
     assert socket["path"] == "/var/run/docker.sock"
     assert engine.object(socket["source"]).fields[0].args == {"id": SOCKET_ID}
@@ -230,7 +230,7 @@ def test_test_stage_runs_against_postgres_as_a_service(cfg: PipelineConfig) -> N
     assert service.calls("withExposedPort") == [{"port": 5432}]
     # Without the entrypoint the postgres image never initialises a cluster.
     assert service.calls("asService") == [{"useEntrypoint": True}]
-    assert ["pip", "install", "--quiet", "-e", "dagger/core", "--group", "test"] in runs(query)
+    assert ["pip", "install", "--quiet", "-e", ".", "--group", "test"] in runs(query)
 
 
 def test_a_failed_exec_reports_its_stderr() -> None:
@@ -308,7 +308,7 @@ def test_lint_runs_ruff_and_mypy_with_the_pinned_groups() -> None:
         ["mypy"],
     ]
     assert [
-        "pip", "install", "--quiet", "-e", "dagger/core", "--group", "lint", "--group", "typecheck"
+        "pip", "install", "--quiet", "-e", ".", "--group", "lint", "--group", "typecheck"
     ] in runs(query)  # fmt: skip
 
 

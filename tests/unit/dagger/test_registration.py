@@ -213,8 +213,8 @@ def test_default_paths_carry_no_python_default(
 
 def test_source_ignores_what_never_belongs_in_a_build() -> None:
     assert {".git", "**/.venv", "**/__pycache__", "dagger/sdk", ".nox"} <= set(SOURCE_IGNORE)
-    # The Dockerfile copies docker/wheels, app/ and the core is installed from dagger/core.
-    assert not any(p.startswith(("docker", "app", "dagger/core")) for p in SOURCE_IGNORE)
+    # The Dockerfile copies docker/wheels, app/ and the core is installed from src/gangway.
+    assert not any(p.startswith(("docker", "app", "src")) for p in SOURCE_IGNORE)
 
 
 def test_secrets_are_only_ever_dagger_secrets(
@@ -236,3 +236,14 @@ def test_engine_version_and_sdk_pin_agree() -> None:
     assert '"dagger-io==0.21.11"' in module_project
     tooling = (ROOT / "pyproject.toml").read_text()
     assert tooling.count('"dagger-io==0.21.11"') == 2  # the test and typecheck groups
+
+
+def test_the_module_ships_the_core_from_the_root_project() -> None:
+    # dagger/ holds only the module; its `gangway` dependency is the root project, and
+    # dagger.json includes the core's files so the engine uploads them with the module.
+    manifest = json.loads((ROOT / "dagger.json").read_text())
+    assert {"src/gangway/**", "pyproject.toml"} <= set(manifest["include"])
+    module_project = (ROOT / "dagger" / "pyproject.toml").read_text()
+    assert 'gangway = { path = "..", editable = true }' in module_project
+    assert (ROOT / "src" / "gangway" / "__init__.py").is_file()
+    assert not (ROOT / "dagger" / "core").exists()

@@ -17,9 +17,9 @@ from gangway.release.announce import Announcement
 from gangway.release.deployer import Deployer
 from gangway.release.secrets import SecretValues
 from gangway.release.state import ReleaseRecord
+from tests.support.fake_host import IMAGE_ID, TARGET, FakeHost
 
 from .conftest import MakeDeployer
-from .fake_host import IMAGE_ID, TARGET, FakeHost
 
 REPO = "127.0.0.1:5000/notes"
 QUICK = {

@@ -15,9 +15,9 @@ from gangway.execute import RecordingExecutor, Result
 from gangway.release.backups import Backup, parse_backups
 from gangway.release.deployer import Deployer
 from gangway.release.progress import Progress
+from tests.support.fake_host import TARGET, FakeHost
 
 from .conftest import MakeDeployer
-from .fake_host import TARGET, FakeHost
 
 REPO = "127.0.0.1:5000/notes"
 QUICK = {

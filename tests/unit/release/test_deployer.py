@@ -20,9 +20,9 @@ from gangway.execute import RecordingExecutor, Result
 from gangway.release.deployer import Deployer, preview_host, version_of
 from gangway.release.progress import Progress
 from gangway.release.state import Outcome, ReleaseRecord
+from tests.support.fake_host import IMAGE_ID, TARGET, FakeHost, backend_on
 
 from .conftest import MakeDeployer
-from .fake_host import IMAGE_ID, TARGET, FakeHost, backend_on
 
 REPO = "127.0.0.1:5000/notes"
 LOCK = "notes-production-lock"

@@ -12,9 +12,9 @@ import pytest
 from gangway.commands import docker
 from gangway.release.deployer import Run, Step, Wait, plan_lines
 from gangway.release.state import ContainerInfo, HostState, RoutingState
+from tests.support.fake_host import TARGET, backend_on
 
 from .conftest import MakeDeployer
-from .fake_host import TARGET, backend_on
 
 IMAGE = "127.0.0.1:5000/notes:2.0.0"
 CONF = docker.ROUTER_CONFIG

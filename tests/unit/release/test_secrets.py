@@ -17,10 +17,10 @@ from gangway.errors import CommandFailed, ConfigError, DeployFailed
 from gangway.execute import DockerCli
 from gangway.masking import MASK, Masker
 from gangway.release.secrets import resolve_secrets
+from tests.support.fake_host import TARGET, FakeHost
 
 from ..conftest import WriteConfig
 from .conftest import MakeDeployer
-from .fake_host import TARGET, FakeHost
 
 REPO = "127.0.0.1:5000/notes"
 TOKEN = "tok-9f8e7d6c5b4a"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.pg import free_port
+from tests.support.pg import free_port
 
 INSTALL_HINT = "docker-registry not found; install it with: apt-get install docker-registry"
 

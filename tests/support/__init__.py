@@ -1,0 +1,1 @@
+"""Helpers the suites share: PostgreSQL, sshd, a registry, load, the fake host."""
