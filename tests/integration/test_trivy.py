@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from gangway.config import PipelineConfig
-from gangway.release.progress import Progress
+from gangway.progress import Progress
 from gangway.scan.report import load_report
 from gangway.scan.stage import LocalTrivy, ScanStageResult, lint_warnings, run_scan_stage
 from gangway.scan.trivy import config_lint_args, vuln_scan_args

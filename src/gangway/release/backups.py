@@ -10,7 +10,7 @@ from gangway.commands import database
 from gangway.commands.database import DatabaseTarget
 from gangway.errors import CommandFailed, DeployFailed
 from gangway.execute import Executor
-from gangway.release.progress import Progress
+from gangway.progress import Progress
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from gangway.execute import DockerCli
 from gangway.masking import MASK, redact
 from gangway.notify import Notifier
 from gangway.notify.payloads import Action
+from gangway.progress import Progress
 from gangway.release.announce import Announcement
 from gangway.release.deployer import Deployer, plan_lines, version_of
-from gangway.release.progress import Progress
 from gangway.release.secrets import config_secrets, resolve_secrets
 from gangway.release.state import ReleaseRecord
 

@@ -51,6 +51,7 @@ from gangway.errors import CommandFailed, DeployFailed, HealthCheckFailed, LockH
 from gangway.execute import Executor
 from gangway.health import count_in_flight, wait_until_ready
 from gangway.masking import redact
+from gangway.progress import Progress
 from gangway.release.backups import Backup, Backups
 from gangway.release.migrations import (
     EXPAND_CONTRACT,
@@ -59,7 +60,6 @@ from gangway.release.migrations import (
     destructive_findings,
     parse_pending,
 )
-from gangway.release.progress import Progress
 from gangway.release.state import (
     ContainerInfo,
     HostState,

@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from gangway.config import ScanConfig, load_config
 from gangway.errors import ConfigError, ConfigProblem
-from gangway.release.progress import Progress
+from gangway.progress import Progress
 from gangway.scan.audit import DEFAULT_REQUIREMENTS, run_audit
 from gangway.scan.ignore_file import load_ignore_file
 from gangway.scan.policy import evaluate

@@ -26,7 +26,7 @@ from gangway.commands.docker import Command
 from gangway.config.model import PipelineConfig, ScanConfig
 from gangway.errors import CommandFailed, ReportUnreadable
 from gangway.execute import DockerCli, Executor, Result
-from gangway.release.progress import Progress
+from gangway.progress import Progress
 from gangway.scan.ignore_file import load_ignore_file, parse_ignore_file
 from gangway.scan.policy import IgnoreRule, Verdict, evaluate
 from gangway.scan.report import Report, parse_report

@@ -9,8 +9,8 @@ import pytest
 
 from gangway.config import PipelineConfig, load_config
 from gangway.execute import Executor, RecordingExecutor
+from gangway.progress import Progress
 from gangway.release.deployer import Deployer
-from gangway.release.progress import Progress
 
 ROOT_CONFIG = Path(__file__).parents[3] / "pipeline.toml"
 

@@ -12,9 +12,9 @@ from gangway.commands.docker import Command
 from gangway.config import load_config
 from gangway.errors import ConfigError, DeployFailed
 from gangway.execute import RecordingExecutor, Result
+from gangway.progress import Progress
 from gangway.release.backups import Backup, parse_backups
 from gangway.release.deployer import Deployer
-from gangway.release.progress import Progress
 from tests.support.fake_host import TARGET, FakeHost
 
 from .conftest import MakeDeployer

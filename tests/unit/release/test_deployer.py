@@ -17,8 +17,8 @@ from gangway.commands.docker import Command
 from gangway.config import EnvironmentConfig
 from gangway.errors import CommandFailed, DeployFailed, HealthCheckFailed, LockHeld
 from gangway.execute import RecordingExecutor, Result
+from gangway.progress import Progress
 from gangway.release.deployer import Deployer, preview_host, version_of
-from gangway.release.progress import Progress
 from gangway.release.state import Outcome, ReleaseRecord
 from tests.support.fake_host import IMAGE_ID, TARGET, FakeHost, backend_on
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from gangway.release.progress import Progress
+from gangway.progress import Progress
 
 
 def test_a_step_prints_one_line_with_its_verdict_and_duration() -> None:

@@ -15,7 +15,7 @@ from gangway.commands.docker import Command
 from gangway.config import PipelineConfig, ScanConfig, load_config
 from gangway.errors import ConfigError, ReportUnreadable
 from gangway.execute import RecordingExecutor, Result
-from gangway.release.progress import Progress
+from gangway.progress import Progress
 from gangway.scan.stage import (
     LocalTrivy,
     ScanStageResult,
