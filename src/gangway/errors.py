@@ -23,6 +23,15 @@ from typing import ClassVar, Literal
 
 SourceKind = Literal["file", "env", "secret", "airgapped", "override"]
 
+#: Where a deploy, a rollback or a database command can stop: a closed set, so other
+#: modules (notifications, history, the watch) match on a name that cannot drift.
+FailedStep = Literal[
+    "lock", "bootstrap", "database", "image", "migrate", "guard", "backup", "restore",
+    "start", "health", "ready", "smoke", "switch", "watch", "retire", "history",
+    "deploy", "rollback", "secrets", "maintenance", "interrupted",
+]  # fmt: skip
+FAILED_STEPS: tuple[str, ...] = FailedStep.__args__  # type: ignore[attr-defined]
+
 
 @dataclass(frozen=True)
 class ValueSource:
@@ -129,8 +138,8 @@ class CommandFailed(GangwayError):
 class DeployFailed(GangwayError):
     """A deploy or rollback stopped at `step`; `hint` says what to do next."""
 
-    def __init__(self, step: str, reason: str, *, hint: str = "", logs: str = "") -> None:
-        self.step = step
+    def __init__(self, step: FailedStep, reason: str, *, hint: str = "", logs: str = "") -> None:
+        self.step: FailedStep = step
         self.reason = reason
         self.hint = hint
         self.logs = logs

@@ -148,13 +148,16 @@ def _one_off(db: DatabaseTarget, *, network: str, backups_mode: str = "") -> tup
     )  # fmt: skip
 
 
-def backup(db: DatabaseTarget, name: str, metadata: str, retain: int) -> Command:
+def backup(db: DatabaseTarget, version: str, metadata: str, retain: int) -> Command:
     """pg_dump (custom format) into the backup volume, its sha256 and the metadata
     (read on stdin) next to it; then only the newest `retain` backups are kept.
-    Prints `SIZE SHA256`. A dump that fails leaves no partial file behind."""
-    quoted = shlex.quote(name)
+    The name is the time the dump starts, stamped on the host of the database
+    (`backup_name`), so the command is the same in a plan and in the deploy that runs
+    it. Prints `NAME SIZE SHA256`. A dump that fails leaves no partial file behind."""
+    label = shlex.quote(backup_name("", version).removeprefix("-"))
     script = (
-        f"set -eu; {_url_script()}; cd {BACKUP_DIR}; name={quoted}; "
+        f"set -eu; {_url_script()}; cd {BACKUP_DIR}; "
+        f'name="$(date -u +%Y%m%dT%H%M%SZ)-"{label}; '
         'trap \'rm -f "$name.dump.tmp" "$name.json.tmp"\' EXIT; '
         'cat > "$name.json.tmp"; '
         'pg_dump --format=custom --file="$name.dump.tmp" --dbname="$url"; '
@@ -163,13 +166,13 @@ def backup(db: DatabaseTarget, name: str, metadata: str, retain: int) -> Command
         'mv "$name.json.tmp" "$name.json"; '
         f"for old in $(ls -1 | grep '\\.dump$' | sort -r | tail -n +{retain + 1}); do "
         'rm -f "$old" "$old.sha256" "${old%.dump}.json"; done; '
-        'printf \'%s %s\\n\' "$(wc -c < "$name.dump")" '
+        'printf \'%s %s %s\\n\' "$name" "$(wc -c < "$name.dump")" '
         '"$(cut -d " " -f 1 "$name.dump.sha256")"'
     )
     return Command(
         (*_one_off(db, network=db.target.network), "--interactive", *db.credentials(),
          db.image, "-c", script),
-        f"back up the database to {db.backups}/{name}.dump",
+        f"back up the database to {db.backups} (before {version})",
         stdin=metadata,
     )  # fmt: skip
 

@@ -17,14 +17,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from gangway.config.model import Event
-from gangway.errors import CommandFailed, DeployFailed, LockHeld
+from gangway.errors import CommandFailed, DeployFailed, FailedStep, LockHeld
 from gangway.notify import DeployEvent, Notifier
 from gangway.notify.payloads import Action
 from gangway.release.deployer import Deployer
 from gangway.release.state import ReleaseRecord
 
 #: The step of a deploy whose failure sent traffic back to the previous release.
-WATCH_STEP: Final = "watch"
+WATCH_STEP: Final[FailedStep] = "watch"
 
 
 @dataclass
@@ -59,6 +59,8 @@ class Announcement:
         writing it."""
         if record.outcome == "succeeded":
             kind: Event = "rolled_back" if self.action == "rollback" else "succeeded"
+        elif record.outcome == "interrupted":
+            kind = "failed"  # the release may be live, unwatched: someone must look
         else:
             kind = record.outcome
         self.notifier.notify(

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from gangway.commands import database
 from gangway.commands.database import DatabaseTarget
+from gangway.commands.docker import Command
 from gangway.errors import CommandFailed, DeployFailed
 from gangway.execute import Executor
 from gangway.progress import Progress
@@ -71,6 +72,49 @@ def parse_backups(text: str) -> list[Backup]:
     return found
 
 
+def backup_commands(
+    db: DatabaseTarget, environment: str, version: str, reason: str, retain: int
+) -> list[Command]:
+    """The backup volume (created if missing: `docker volume create` is idempotent), then
+    the dump; its metadata goes on stdin, so the argv is the same in a plan and a run."""
+    metadata = json.dumps(
+        {
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "environment": environment,
+            "version": version,
+            "reason": reason,
+        },
+        sort_keys=True,
+    )
+    return [
+        database.create_volume(db.target, db.backups, "backups"),
+        database.backup(db, version, metadata, retain),
+    ]
+
+
+def backup_failed(exc: CommandFailed) -> DeployFailed:
+    return DeployFailed(
+        "backup",
+        f"the database could not be backed up: {exc}",
+        hint="nothing was migrated and nothing live changed; check that the database "
+        "is up and that [database].image's pg_dump is at least the server's version",
+    )
+
+
+def parse_backup_output(out: str, environment: str, version: str, reason: str) -> Backup:
+    """The Backup the dump's last line (`NAME SIZE SHA256`) describes."""
+    name, size, sha = ([*(out.strip().splitlines() or [""])[-1].split(), "", "", ""])[:3]
+    return Backup(
+        name=name,
+        size=int(size) if size.isdigit() else 0,
+        sha256=sha,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        environment=environment,
+        version=version,
+        reason=reason,
+    )
+
+
 @dataclass
 class Backups:
     """Runs the backup commands of one environment's database on its host."""
@@ -82,46 +126,17 @@ class Backups:
     retain: int
     timeout: float = 600.0
 
-    def _ensure_volume(self) -> None:
-        if not self.executor.run(database.inspect_volume(self.db.backups), check=False).ok:
-            self.executor.run(database.create_volume(self.db.target, self.db.backups, "backups"))
-
     def create(self, version: str, reason: str) -> Backup:
         """pg_dump to the backup volume with checksum and metadata; prune beyond retain."""
-        now = datetime.now(UTC)
-        name = database.backup_name(now.strftime("%Y%m%dT%H%M%SZ"), version)
-        metadata = json.dumps(
-            {
-                "name": name,
-                "created_at": now.isoformat(timespec="seconds"),
-                "environment": self.environment,
-                "version": version,
-                "reason": reason,
-            },
-            sort_keys=True,
-        )
-        command = database.backup(self.db, name, metadata, self.retain)
+        steps = backup_commands(self.db, self.environment, version, reason, self.retain)
         try:
-            with self.progress.step("backup", command.purpose, announce=True):
-                self._ensure_volume()
-                out = self.executor.run(command, timeout=self.timeout).stdout
+            with self.progress.step("backup", steps[-1].purpose, announce=True):
+                for command in steps[:-1]:
+                    self.executor.run(command)
+                out = self.executor.run(steps[-1], timeout=self.timeout).stdout
         except CommandFailed as exc:
-            raise DeployFailed(
-                "backup",
-                f"the database could not be backed up: {exc}",
-                hint="nothing was migrated and nothing live changed; check that the database "
-                "is up and that [database].image's pg_dump is at least the server's version",
-            ) from exc
-        size, _, sha = (out.strip().splitlines() or [""])[-1].partition(" ")
-        made = Backup(
-            name=name,
-            size=int(size) if size.isdigit() else 0,
-            sha256=sha.strip(),
-            created_at=now.isoformat(timespec="seconds"),
-            environment=self.environment,
-            version=version,
-            reason=reason,
-        )
+            raise backup_failed(exc) from exc
+        made = parse_backup_output(out, self.environment, version, reason)
         self.progress.say(
             f"backup: {made.describe()} in volume {self.db.backups} "
             f"(keeping the newest {self.retain})"

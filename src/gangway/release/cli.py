@@ -17,7 +17,8 @@ from gangway.notify import Notifier
 from gangway.notify.payloads import Action
 from gangway.progress import Progress
 from gangway.release.announce import Announcement
-from gangway.release.deployer import Deployer, plan_lines, version_of
+from gangway.release.deployer import Deployer, version_of
+from gangway.release.plan import Plan
 from gangway.release.secrets import config_secrets, resolve_secrets
 from gangway.release.state import ReleaseRecord
 
@@ -51,7 +52,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
 
     plan = commands.add_parser(
-        "plan", parents=[common, env, release],
+        "plan", parents=[common, env, release, json_flag],
         help="print the docker commands a deploy would run; changes nothing",
     )  # fmt: skip
     plan.set_defaults(command=run_plan)
@@ -161,17 +162,22 @@ def _announcement(deployer: Deployer, action: Action, version: str, image: str) 
 
 def run_plan(args: argparse.Namespace) -> int:
     deployer = _deployer(args, quiet=True)
-    state = deployer.read_state()
     version = args.version or version_of(args.image)
-    steps = deployer.deploy_steps(state, args.image, version)
-    live = state.live
-    now = f"live: {live.color} {live.version}" if live else "nothing live yet"
+    plan: Plan = deployer.plan_deploy(
+        args.image, version, allow_destructive=getattr(args, "allow_destructive", False)
+    )
+    missing = resolve_secrets(deployer.env).missing
+    if args.json:
+        data = plan.to_json()
+        data["missing_secrets"] = list(missing)
+        print(redact(json.dumps(data, indent=2)))
+        return 0
+    now = f"live: {plan.previous}" if plan.previous else "nothing live yet"
     print(f"# plan: deploy {version} to {args.env} ({now})")
     print(f"# lock: docker create --name {deployer.target.lock} ... (one deploy at a time)")
-    missing = resolve_secrets(deployer.env).missing
     if missing:
         print(f"# warning: missing secret(s) {', '.join(missing)}: a deploy would stop here")
-    for line in plan_lines(steps):
+    for line in plan.lines():
         print(redact(line))
     return 0
 
@@ -208,7 +214,7 @@ def run_rollback(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    status = _deployer(args, quiet=True).status()
+    status = _deployer(args, quiet=True).status().to_dict()
     if args.json:
         print(json.dumps(status, indent=2))
         return 0

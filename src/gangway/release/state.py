@@ -9,7 +9,7 @@ from typing import Any, Literal
 from gangway.commands.docker import LABEL, Color
 from gangway.commands.nginx import Routes
 
-Outcome = Literal["succeeded", "failed", "rolled_back"]
+Outcome = Literal["succeeded", "failed", "rolled_back", "interrupted"]
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from gangway.config import PipelineConfig, load_config
 from gangway.execute import Executor, RecordingExecutor
+from gangway.health import Probe
 from gangway.progress import Progress
 from gangway.release.deployer import Deployer
 
@@ -37,15 +39,34 @@ def make_config() -> MakeConfig:
     return make
 
 
+@dataclass
+class FakeReadiness:
+    """No HTTP in unit tests: the readiness probe answers `answer` and keeps each URL."""
+
+    urls: list[str] = field(default_factory=list)
+    answer: Probe = Probe(True, "HTTP 200", 1, 0.0)
+
+    def __call__(self, url: str, deadline: float, interval: float, timeout: float) -> Probe:
+        self.urls.append(url)
+        return self.answer
+
+
 @pytest.fixture
-def make_deployer(make_config: MakeConfig) -> MakeDeployer:
-    """A quiet production Deployer on `executor`, acting as "ana"."""
+def readiness() -> FakeReadiness:
+    return FakeReadiness()
+
+
+@pytest.fixture
+def make_deployer(make_config: MakeConfig, readiness: FakeReadiness) -> MakeDeployer:
+    """A quiet production Deployer on `executor`, acting as "ana", proven ready by
+    `readiness`; the smoke command runs on `local` (default: a recording executor)."""
 
     def make(
         executor: Executor | None = None,
         *,
         overrides: Mapping[str, object] | None = None,
         progress: Progress | None = None,
+        local: Executor | None = None,
     ) -> Deployer:
         return Deployer(
             make_config(overrides),
@@ -53,6 +74,8 @@ def make_deployer(make_config: MakeConfig) -> MakeDeployer:
             executor or RecordingExecutor(),
             progress or Progress(quiet=True),
             who="ana",
+            readiness=readiness,
+            local=local or RecordingExecutor(),
         )
 
     return make

@@ -30,11 +30,6 @@ QUICK = {
 GREEN_LOG = "/var/lib/gangway/logs/green.log"
 
 
-@pytest.fixture(autouse=True)
-def ready(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Deployer, "wait_ready", lambda self, url, timeout: None)
-
-
 class Webhook:
     """A MockTransport receiver keeping each JSON body."""
 

@@ -31,11 +31,6 @@ ADD_TAGS = "def upgrade():\n    op.add_column('notes', sa.Column('tags', sa.Text
 DROP_BODY = "def upgrade():\n    op.drop_column('notes', 'body')\n"
 
 
-@pytest.fixture(autouse=True)
-def ready_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Deployer, "wait_ready", lambda self, url, timeout: None)
-
-
 def live_blue(version: str = "1.0.0") -> FakeHost:
     fake = FakeHost().bootstrapped(live="blue")
     fake.add_app("blue", version)

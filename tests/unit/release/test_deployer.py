@@ -18,11 +18,12 @@ from gangway.config import EnvironmentConfig
 from gangway.errors import CommandFailed, DeployFailed, HealthCheckFailed, LockHeld
 from gangway.execute import RecordingExecutor, Result
 from gangway.progress import Progress
-from gangway.release.deployer import Deployer, preview_host, version_of
+from gangway.release.deployer import Deployer
+from gangway.release.planner import preview_host, version_of
 from gangway.release.state import Outcome, ReleaseRecord
 from tests.support.fake_host import IMAGE_ID, TARGET, FakeHost, backend_on
 
-from .conftest import MakeDeployer
+from .conftest import FakeReadiness, MakeDeployer
 
 REPO = "127.0.0.1:5000/notes"
 LOCK = "notes-production-lock"
@@ -68,15 +69,9 @@ def router_writes(executor: RecordingExecutor) -> list[str]:
 
 
 @pytest.fixture
-def ready_urls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """No HTTP in unit tests: wait_ready succeeds at once and records the URL it polled."""
-    urls: list[str] = []
-
-    def ready(self: Deployer, url: str, timeout: float) -> None:
-        urls.append(url)
-
-    monkeypatch.setattr(Deployer, "wait_ready", ready)
-    return urls
+def ready_urls(readiness: FakeReadiness) -> list[str]:
+    """The URLs the (fake) readiness probe was asked about."""
+    return readiness.urls
 
 
 # -- the lock ---------------------------------------------------------------------------
@@ -89,7 +84,7 @@ def test_fresh_lock_of_another_deploy_raises_lock_held_with_its_holder(
     executor = fake.executor()
 
     with pytest.raises(LockHeld) as caught:
-        make_deployer(executor).acquire_lock()
+        make_deployer(executor).lock.acquire()
 
     assert caught.value.holder == "bob@ci:4242:1"
     assert caught.value.exit_code == 3
@@ -117,7 +112,7 @@ def test_lock_conflict_is_read_from_dockers_error_text(make_deployer: MakeDeploy
         raise AssertionError(command.argv)
 
     with pytest.raises(LockHeld) as caught:
-        make_deployer(RecordingExecutor(respond)).acquire_lock()
+        make_deployer(RecordingExecutor(respond)).lock.acquire()
 
     assert caught.value.holder == holder
 
@@ -128,7 +123,7 @@ def test_stale_lock_is_taken_over_with_a_warning(make_deployer: MakeDeployer) ->
     output = io.StringIO()
     deployer = make_deployer(executor, progress=Progress(output))
 
-    deployer.acquire_lock()
+    deployer.lock.acquire()
 
     assert purposes(executor) == [
         "take the deploy lock notes-production-lock",
@@ -146,7 +141,7 @@ def test_fresh_lock_of_a_dead_process_on_this_host_is_taken_over(
     fake = lock_host(f"bob@{socket.gethostname()}:{gone}:1", now(), host=socket.gethostname())
     output = io.StringIO()
 
-    make_deployer(fake.executor(), progress=Progress(output)).acquire_lock()
+    make_deployer(fake.executor(), progress=Progress(output)).lock.acquire()
 
     assert f"its process {gone} on this host is gone" in output.getvalue()
     assert fake.containers[LOCK]["Config"]["Labels"]["dev.gangway.holder"].startswith("ana@")
@@ -157,7 +152,7 @@ def test_fresh_lock_of_a_live_process_on_this_host_is_held(make_deployer: MakeDe
                      host=socket.gethostname())  # fmt: skip
 
     with pytest.raises(LockHeld):
-        make_deployer(fake.executor()).acquire_lock()
+        make_deployer(fake.executor()).lock.acquire()
 
 
 def test_lock_failing_for_another_reason_is_a_command_failure(
@@ -169,17 +164,17 @@ def test_lock_failing_for_another_reason_is_a_command_failure(
     )
 
     with pytest.raises(CommandFailed, match="Cannot connect to the Docker daemon"):
-        make_deployer(fake.executor()).acquire_lock()
+        make_deployer(fake.executor()).lock.acquire()
 
 
 def test_release_lock_removes_only_our_own_lock(make_deployer: MakeDeployer) -> None:
     fake = FakeHost()
     deployer = make_deployer(fake.executor())
-    deployer.acquire_lock()
+    deployer.lock.acquire()
 
-    assert deployer.release_lock()
+    assert deployer.lock.release()
     assert LOCK not in fake.containers
-    assert not deployer.release_lock()  # nothing left to release
+    assert not deployer.lock.release()  # nothing left to release
 
 
 def test_release_lock_leaves_another_holders_lock_unless_forced(
@@ -188,9 +183,9 @@ def test_release_lock_leaves_another_holders_lock_unless_forced(
     fake = lock_host("bob@ci:4242:1", now())
     deployer = make_deployer(fake.executor())
 
-    assert not deployer.release_lock()
+    assert not deployer.lock.release()
     assert LOCK in fake.containers
-    assert deployer.release_lock(force=True)
+    assert deployer.lock.release(force=True)
     assert LOCK not in fake.containers
 
 

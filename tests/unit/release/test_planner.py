@@ -1,24 +1,27 @@
-"""The blue-green plan as tables (pyinfra style): what the host reports -> the steps."""
+"""The blue-green plan as tables (pyinfra style): what the host reports -> the steps, and
+what the fake host then received from `deploy()` and `rollback()`: exactly the plan."""
 
 from __future__ import annotations
 
 import itertools
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pytest
 
 from gangway.commands import docker
-from gangway.release.deployer import Run, Step, Wait, plan_lines
+from gangway.release.plan import Check, Plan, Run, Step, Wait
 from gangway.release.state import ContainerInfo, HostState, RoutingState
-from tests.support.fake_host import TARGET, backend_on
+from tests.support.fake_host import TARGET, FakeHost, backend_on
+from tests.support.plan_trace import expected_argvs, without_lock_and_reads
 
 from .conftest import MakeDeployer
 
 IMAGE = "127.0.0.1:5000/notes:2.0.0"
 CONF = docker.ROUTER_CONFIG
-NEXT = docker.ROUTER_CONFIG + ".next"
+LOCK = "notes-production-lock"
+QUICK = {"environments.production.watch.window": "1ms"}
 
 
 def container(
@@ -51,11 +54,20 @@ def written_state(script: str) -> str:
     return words[words.index("printf") + 2] if "printf" in words else ""
 
 
-def outline(step: Step) -> str:
-    """One step as a table cell: a command's purpose, or `wait <kind> <subject>`."""
-    if isinstance(step, Wait):
-        return f"wait {step.kind} {step.subject}"
-    return step.command.purpose
+def outline(steps: Sequence[Step]) -> list[str]:
+    """The steps as table cells: a command's purpose, `wait <kind> <subject>`, `check
+    <kind>` followed by what the check runs and what it decides."""
+    cells: list[str] = []
+    for step in steps:
+        if isinstance(step, Wait):
+            cells.append(f"wait {step.kind} {step.subject}")
+        elif isinstance(step, Check):
+            cells.append(f"check {step.kind}")
+            cells += [command.purpose for command in step.commands]
+            cells += outline(step.then)
+        else:
+            cells.append(step.command.purpose)
+    return cells
 
 
 SEED = [
@@ -65,18 +77,18 @@ SEED = [
     f"write {docker.STATE_FILE} into notes-production-state",
     "start the router notes-production-router",
 ]
+MIGRATE = [
+    "check pending_migrations",
+    "list the migrations 2.0.0 would apply",
+    "check destructive_guard",
+    "create volume notes-production-backups",
+    "back up the database to notes-production-backups (before 2.0.0)",
+    "run `app migrate` in 2.0.0",
+]
 
 
 def route(routes: str) -> list[str]:
     return [f"route {routes}"]
-
-
-MIGRATE = [
-    "list the migrations 2.0.0 would apply",
-    "back up the database to notes-production-backups/<time>-2.0.0.dump "
-    "(if migrations are pending)",
-    "run `app migrate` in 2.0.0",
-]
 
 
 def prove_and_switch(color: str, live: str = "none") -> list[str]:
@@ -97,92 +109,116 @@ def retire(color: str) -> list[str]:
     ]
 
 
+# -- fake hosts for the table: each builds the state its case names --------------------
+
+
+def fresh() -> FakeHost:
+    return FakeHost()
+
+
+def live_blue() -> FakeHost:
+    fake = FakeHost().bootstrapped(live="blue")
+    fake.add_app("blue", "1.0.0")
+    return fake
+
+
+def live_green_with_blue_kept() -> FakeHost:
+    fake = FakeHost().bootstrapped(live="green")
+    fake.add_app("green", "1.0.0")
+    fake.add_app("blue", "0.9.0", running=False)
+    return fake
+
+
+def live_blue_with_green_kept() -> FakeHost:
+    fake = live_blue()
+    fake.add_app("green", "0.9.0", running=False)
+    return fake
+
+
+def stopped_router() -> FakeHost:
+    fake = FakeHost()
+    fake.network = True
+    fake.add(TARGET.router, TARGET.labels("router"), running=False)
+    fake.add(TARGET.proxy, TARGET.labels("proxy"))
+    return fake
+
+
+def stopped_proxy_no_network() -> FakeHost:
+    fake = FakeHost().bootstrapped()
+    fake.network = False
+    fake.containers[TARGET.proxy]["State"].update(Running=False, Status="exited")
+    return fake
+
+
+def missing_proxy() -> FakeHost:
+    fake = FakeHost().bootstrapped()
+    fake.containers.pop(TARGET.proxy)
+    return fake
+
+
+def live_blue_stopped() -> FakeHost:
+    fake = FakeHost().bootstrapped(live="blue")
+    fake.add_app("blue", "1.0.0", running=False)
+    return fake
+
+
+def live_blue_missing() -> FakeHost:
+    return FakeHost().bootstrapped(live="blue")
+
+
 @dataclass(frozen=True)
 class Case:
     id: str
-    state: HostState
+    host: Callable[[], FakeHost]
     expected: Sequence[str]
 
+
+FINISH = [f"inspect image {IMAGE}", "append the release to the history"]
 
 CASES = [
     Case(
         "fresh-host",
-        host(network=False),
-        [
-            "create network notes-production",
-            *SEED,
-            "start the proxy notes-production-proxy",
-            *MIGRATE,
-            "start blue (2.0.0)",
-            *prove_and_switch("blue"),
-        ],
-    ),
+        fresh,
+        ["create network notes-production", *SEED, "start the proxy notes-production-proxy",
+         *MIGRATE, "start blue (2.0.0)", *prove_and_switch("blue")],
+    ),  # fmt: skip
     Case(
         "live-blue-goes-green-and-retires-blue",
-        host(ROUTER, PROXY, app("blue"), live="blue"),
+        live_blue,
         [*MIGRATE, "start green (2.0.0)", *prove_and_switch("green", "blue"), *retire("blue")],
     ),
     Case(
         "live-green-goes-blue",
-        host(ROUTER, PROXY, app("green"), app("blue", "0.9.0", running=False), live="green"),
-        [
-            *MIGRATE,
-            "remove notes-production-blue",
-            "start blue (2.0.0)",
-            *prove_and_switch("blue", "green"),
-            *retire("green"),
-        ],
-    ),
+        live_green_with_blue_kept,
+        [*MIGRATE, "remove notes-production-blue", "start blue (2.0.0)",
+         *prove_and_switch("blue", "green"), *retire("green")],
+    ),  # fmt: skip
     Case(
         "stopped-green-is-removed-before-the-new-one-is-created",
-        host(ROUTER, PROXY, app("blue"), app("green", "0.9.0", running=False), live="blue"),
-        [
-            *MIGRATE,
-            "remove notes-production-green",
-            "start green (2.0.0)",
-            *prove_and_switch("green", "blue"),
-            *retire("blue"),
-        ],
-    ),
-    Case(
-        "stopped-router-is-started-not-recreated",
-        host(container("router", ROUTER.name, running=False), PROXY),
-        [
-            "start notes-production-router",
-            *MIGRATE,
-            "start blue (2.0.0)",
-            *prove_and_switch("blue"),
-        ],
-    ),
+        live_blue_with_green_kept,
+        [*MIGRATE, "remove notes-production-green", "start green (2.0.0)",
+         *prove_and_switch("green", "blue"), *retire("blue")],
+    ),  # fmt: skip
     Case(
         "stopped-proxy-is-started-and-a-missing-network-created",
-        host(ROUTER, container("proxy", PROXY.name, running=False), network=False),
-        [
-            "create network notes-production",
-            "start notes-production-proxy",
-            *MIGRATE,
-            "start blue (2.0.0)",
-            *prove_and_switch("blue"),
-        ],
-    ),
+        stopped_proxy_no_network,
+        ["create network notes-production", "start notes-production-proxy", *MIGRATE,
+         "start blue (2.0.0)", *prove_and_switch("blue")],
+    ),  # fmt: skip
     Case(
         "missing-proxy-alone-is-started",
-        host(ROUTER),
-        [
-            "start the proxy notes-production-proxy",
-            *MIGRATE,
-            "start blue (2.0.0)",
-            *prove_and_switch("blue"),
-        ],
-    ),
+        missing_proxy,
+        ["start the proxy notes-production-proxy", *MIGRATE, "start blue (2.0.0)",
+         *prove_and_switch("blue")],
+    ),  # fmt: skip
     Case(
         "live-color-not-running-has-nothing-to-retire",
-        host(ROUTER, PROXY, app("blue", running=False), live="blue"),
+        live_blue_stopped,
         [*MIGRATE, "start green (2.0.0)", *prove_and_switch("green", "blue")],
     ),
     Case(
         "live-color-missing-has-nothing-to-retire",
-        host(ROUTER, PROXY, live="blue"),
+        live_blue_missing,
         [*MIGRATE, "start green (2.0.0)", *prove_and_switch("green", "blue")],
     ),
 ]
@@ -190,19 +226,100 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_deploy_plan_for_what_the_host_reports(make_deployer: MakeDeployer, case: Case) -> None:
-    steps = make_deployer().deploy_steps(case.state, IMAGE, "2.0.0")
+    plan = make_deployer(case.host().executor(), overrides=QUICK).plan_deploy(IMAGE, "2.0.0")
 
-    assert [outline(step) for step in steps] == list(case.expected)
+    assert outline(plan.steps) == list(case.expected)
+    assert outline(plan.finish) == FINISH
+
+
+@pytest.mark.parametrize("pending", [False, True], ids=["none-pending", "pending"])
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_deploy_runs_exactly_the_plan_on_the_host(
+    make_deployer: MakeDeployer, case: Case, pending: bool
+) -> None:
+    planned = make_deployer(case.host().executor(), overrides=QUICK).plan_deploy(IMAGE, "2.0.0")
+    fake = case.host()
+    fake.pending = [{"revision": "0002", "description": "add tags"}] if pending else []
+    executor = fake.executor()
+
+    make_deployer(executor, overrides=QUICK).deploy(IMAGE, "2.0.0")
+
+    ran = without_lock_and_reads([c.argv for c in executor.commands], planned.to_json(), LOCK)
+    assert ran == expected_argvs(planned.to_json(), pending=pending)
+    assert fake.history()[-1]["outcome"] == "succeeded"
+
+
+def test_a_failed_proof_runs_the_plan_up_to_it_then_its_undos(
+    make_deployer: MakeDeployer,
+) -> None:
+    planned = make_deployer(live_blue().executor(), overrides=QUICK).plan_deploy(IMAGE, "2.0.0")
+    fake = live_blue()
+    fake.health[TARGET.container("green")] = "unhealthy"
+    executor = fake.executor()
+
+    with pytest.raises(Exception, match="did not become healthy"):
+        make_deployer(executor, overrides=QUICK).deploy(IMAGE, "2.0.0")
+
+    health = next(i for i, s in enumerate(planned.steps) if getattr(s, "kind", "") == "healthy")
+    # the failed wait reads the container's logs to show why
+    ran = [argv for argv in (c.argv for c in executor.commands) if argv[1] != "logs"]
+    assert without_lock_and_reads(ran, planned.to_json(), LOCK) == expected_argvs(
+        planned.to_json(), fails_at=health
+    )
+    assert not fake.running(TARGET.container("green"))
+    assert backend_on(fake.files[CONF], 80) == "notes-production-blue"
+    assert fake.history()[-1]["outcome"] == "failed"
+
+
+def test_rollback_runs_exactly_its_plan(make_deployer: MakeDeployer) -> None:
+    def host_after_two_deploys() -> FakeHost:
+        fake = live_blue_with_green_kept()
+        fake.add_history(
+            *(
+                __import__("tests.unit.release.test_deployer", fromlist=["record"]).record(v)
+                for v in ("0.9.0", "1.0.0")
+            )
+        )
+        return fake
+
+    fake = host_after_two_deploys()
+    planned = make_deployer(host_after_two_deploys().executor()).plan_rollback()
+    executor = fake.executor()
+
+    make_deployer(executor).rollback()
+
+    ran = without_lock_and_reads([c.argv for c in executor.commands], planned.to_json(), LOCK)
+    assert ran == expected_argvs(planned.to_json())
+    assert outline(planned.steps) == [
+        "start notes-production-green",
+        *prove_and_switch("green", "blue"),
+        "wait drained notes-production-blue",
+        "stop notes-production-blue (grace 10s)",
+    ]
+
+
+def test_a_stopped_router_is_started_then_the_rest_planned(make_deployer: MakeDeployer) -> None:
+    fake = stopped_router()
+    deployer = make_deployer(fake.executor(), overrides=QUICK)
+
+    plan = deployer.plan_deploy(IMAGE, "2.0.0")
+    assert outline(plan.steps) == ["start notes-production-router"]
+    assert plan.replan_after_bootstrap
+    assert any("planned once it runs" in line for line in plan.lines())
+
+    deployer.deploy(IMAGE, "2.0.0")
+    assert fake.running(TARGET.container("blue"))
+    assert fake.history()[-1]["outcome"] == "succeeded"
 
 
 def test_fresh_host_plan_runs_in_phase_order(make_deployer: MakeDeployer) -> None:
-    steps = make_deployer().deploy_steps(host(network=False), IMAGE, "2.0.0")
+    plan = make_deployer().planner.deploy(host(network=False), IMAGE, "2.0.0")
 
-    phases = [step.phase for step in steps]
-    order = ["bootstrap", "migrate", "prepare", "prove", "switch"]
+    phases = [step.phase for step in plan.steps]
+    order = ["prepare", "prove", "switch", "watch", "retire"]
     assert phases == sorted(phases, key=order.index)
-    assert phases.count("bootstrap") == 7
-    assert phases.count("migrate") == 3
+    assert sum(1 for s in plan.steps if s.step == "bootstrap") == 7
+    assert [s.step for s in plan.steps if isinstance(s, Check)] == ["migrate"]
     assert phases.count("switch") == 1  # routes and their record in one command
 
 
@@ -210,22 +327,29 @@ def test_no_migrate_step_when_the_migrations_command_is_empty(
     make_deployer: MakeDeployer,
 ) -> None:
     deployer = make_deployer(overrides={"environments.production.migrations.command": []})
-    steps = deployer.deploy_steps(host(ROUTER, PROXY, app("blue"), live="blue"), IMAGE, "2.0.0")
+    plan = deployer.planner.deploy(host(ROUTER, PROXY, app("blue"), live="blue"), IMAGE, "2.0.0")
 
-    assert [outline(step) for step in steps][:3] == [
+    assert outline(plan.steps)[:3] == [
         "start green (2.0.0)",
         "route live=blue preview=green",
         "wait healthy notes-production-green",
     ]
-    assert not any(s.command.argv[:3] == ("docker", "run", "--rm") for s in runs(steps))
+    assert not any(isinstance(s, Check) for s in plan.steps)
 
 
-def test_retiring_alone_drains_and_stops_without_a_watch(
+def test_without_a_pending_command_every_deploy_backs_up_and_migrates(
     make_deployer: MakeDeployer,
 ) -> None:
-    steps = make_deployer().retire_steps(app("blue"))
+    deployer = make_deployer(overrides={"environments.production.migrations.pending": []})
+    plan = deployer.planner.deploy(host(ROUTER, PROXY, app("blue"), live="blue"), IMAGE, "2.0.0")
 
-    assert [outline(step) for step in steps] == retire("blue")[1:]
+    assert outline(plan.steps)[:3] == MIGRATE[3:]
+
+
+def test_retiring_alone_drains_and_stops_without_a_watch(make_deployer: MakeDeployer) -> None:
+    steps = make_deployer().planner.retire_steps(app("blue"))
+
+    assert outline(steps) == retire("blue")[1:]
 
 
 def runs(steps: Sequence[Step]) -> list[Run]:
@@ -241,25 +365,30 @@ def router_writes(steps: Sequence[Step]) -> list[str]:
     ]
 
 
+def plan_for(make_deployer: MakeDeployer, state: HostState, **overrides: object) -> Plan:
+    return make_deployer(overrides=overrides or None).planner.deploy(state, IMAGE, "2.0.0")
+
+
 def test_preview_route_keeps_live_blue_and_previews_green_then_switches(
     make_deployer: MakeDeployer,
 ) -> None:
-    steps = make_deployer().deploy_steps(
-        host(ROUTER, PROXY, app("blue"), live="blue"), IMAGE, "2.0.0"
-    )
+    plan = plan_for(make_deployer, host(ROUTER, PROXY, app("blue"), live="blue"))
 
-    preview, switched = router_writes(steps)
+    preview, switched = router_writes(plan.steps)
     assert backend_on(preview, 80) == "notes-production-blue"
     assert backend_on(preview, 81) == "notes-production-green"
     assert backend_on(switched, 80) == "notes-production-green"
     assert backend_on(switched, 81) is None
     assert '"nothing to preview"' in switched
     # the routing record is written by the very command that switches
-    switch = next(s for s in runs(steps) if s.command.purpose == "route live=green preview=none")
+    switch = next(s for s in runs(plan.steps) if s.command.purpose == "route live=green preview=none")
     script = switch.command.argv[-1]
     assert written_state(script) == '{"live": "green", "maintenance": false}\n'
     assert script.index("router.conf.next /var") < script.index(docker.STATE_FILE)
     assert script.index(docker.STATE_FILE) < script.index("kill -HUP 1")
+    # its undo (after a failed watch) puts back blue and the record that says so
+    assert switch.undo is not None and switch.undo_key == "routes"
+    assert written_state(switch.undo.command.argv[-1]) == '{"live": "blue", "maintenance": false}\n'
 
 
 def test_switch_keeps_maintenance_on(make_deployer: MakeDeployer) -> None:
@@ -268,20 +397,17 @@ def test_switch_keeps_maintenance_on(make_deployer: MakeDeployer) -> None:
         network=True,
         routing=RoutingState(live="blue", maintenance=True),
     )
-    steps = make_deployer().deploy_steps(state, IMAGE, "2.0.0")
+    plan = plan_for(make_deployer, state)
 
-    switched = router_writes(steps)[-1]
+    switched = router_writes(plan.steps)[-1]
     assert "Retry-After" in switched
-    records = [
-        written_state(s.command.argv[-1])
-        for s in runs(steps)
-        if s.command.purpose.startswith("route")
-    ]
+    records = [written_state(s.command.argv[-1]) for s in runs(plan.steps)
+               if s.command.purpose.startswith("route")]  # fmt: skip
     assert [r for r in records if r] == ['{"live": "green", "maintenance": true}\n']
 
 
 def test_fresh_host_is_seeded_with_nothing_live(make_deployer: MakeDeployer) -> None:
-    steps = make_deployer().bootstrap_steps(host(network=False))
+    steps = make_deployer().planner.bootstrap_steps(host(network=False))
 
     seeded = {
         s.command.purpose.split()[1]: s.command.stdin or ""
@@ -295,14 +421,14 @@ def test_fresh_host_is_seeded_with_nothing_live(make_deployer: MakeDeployer) -> 
 
 
 def test_bootstrapped_host_needs_no_bootstrap(make_deployer: MakeDeployer) -> None:
-    assert make_deployer().bootstrap_steps(host(ROUTER, PROXY)) == []
+    assert make_deployer().planner.bootstrap_steps(host(ROUTER, PROXY)) == []
 
 
 def test_router_and_proxy_bind_the_environments_address_and_ports(
     make_deployer: MakeDeployer,
 ) -> None:
     deployer = make_deployer(overrides={"environments.production.address": "0.0.0.0"})
-    steps = runs(deployer.bootstrap_steps(host()))
+    steps = runs(deployer.planner.bootstrap_steps(host()))
 
     publishes = [s.command.argv[s.command.argv.index("--publish") + 1] for s in steps
                  if "--publish" in s.command.argv]  # fmt: skip
@@ -312,11 +438,8 @@ def test_router_and_proxy_bind_the_environments_address_and_ports(
 def test_new_release_runs_with_the_environments_env_and_pull_policy(
     make_deployer: MakeDeployer,
 ) -> None:
-    deployer = make_deployer(overrides={"environments.production.pull": "always"})
-    [run_app] = [
-        s for s in runs(deployer.deploy_steps(host(ROUTER, PROXY), IMAGE, "2.0.0"))
-        if s.command.purpose == "start blue (2.0.0)"
-    ]  # fmt: skip
+    plan = plan_for(make_deployer, host(ROUTER, PROXY), **{"environments.production.pull": "always"})
+    [run_app] = [s for s in runs(plan.steps) if s.command.purpose == "start blue (2.0.0)"]
 
     argv = run_app.command.argv
     assert "--pull=always" in argv
@@ -330,65 +453,97 @@ def test_no_planned_command_carries_a_secret_value(
 ) -> None:
     value = "postgresql://notes:hunter2-very-secret@db/notes"
     monkeypatch.setenv("DATABASE_URL", value)
-    steps = make_deployer().deploy_steps(host(network=False), IMAGE, "2.0.0")
+    plan = plan_for(make_deployer, host(network=False))
 
-    texts = [arg for s in runs(steps) for arg in s.command.argv]
-    texts += [s.command.stdin or "" for s in runs(steps)] + plan_lines(steps)
+    commands = [*plan.reads]
+    for step in plan.steps:
+        if isinstance(step, Check):
+            commands += step.commands
+            commands += [s.command for s in runs(step.then)]
+        elif isinstance(step, Run):
+            commands.append(step.command)
+    texts = [arg for c in commands for arg in c.argv] + [c.stdin or "" for c in commands]
+    texts += plan.lines()
     assert not any(value in text for text in texts)
     # pending, backup, migrate, the app
-    assert sum(1 for s in runs(steps) if "DATABASE_URL" in s.command.argv) == 4
+    assert sum(1 for c in commands if "DATABASE_URL" in c.argv) == 4
 
 
-def test_plan_lines_group_by_phase_and_show_waits_as_comments(
+def test_plan_lines_group_by_phase_and_show_waits_checks_and_thresholds(
     make_deployer: MakeDeployer,
 ) -> None:
-    steps = make_deployer().deploy_steps(
-        host(ROUTER, PROXY, app("blue"), live="blue"), IMAGE, "2.0.0"
-    )
+    plan = plan_for(make_deployer, host(ROUTER, PROXY, app("blue"), live="blue"))
 
-    lines = plan_lines(steps)
+    lines = plan.lines()
 
     headers = [line for line in lines if line.startswith("# --- ")]
     assert headers == [
-        "# --- migrate",
-        "# --- prepare",
-        "# --- prove",
-        "# --- switch",
-        "# --- watch",
-        "# --- retire",
-    ]
-    assert lines[0] == "# --- migrate"
-    assert lines[1].startswith("docker run --rm --pull=missing --network notes-production ")
+        "# --- prepare", "# --- prove", "# --- switch", "# --- watch", "# --- retire",
+        "# --- finally",
+    ]  # fmt: skip
+    assert lines[1].startswith("# check which migrations the new image would apply")
+    assert lines[2].startswith("  docker run --rm --pull=missing --network notes-production ")
+    assert "  # check the pending migrations drop or rename nothing in use" in lines
     assert "# wait until Docker reports notes-production-green healthy (at most 30s)" in lines
-    assert "# wait until http://127.0.0.1:8181/ready answers 2xx (at most 30s)" in lines
+    assert (
+        "# wait until http://127.0.0.1:8181/ready answers 2xx (at most 30s, "
+        "request_timeout_s 5)" in lines
+    )
     assert (
         "# wait while green's error rate is watched, the old color still running "
-        "(at most 60s)" in lines
+        "(at most 60s, min_requests 20, max_error_rate 0.05)" in lines
     )
-    assert "# wait until notes-production-blue has no request in flight (at most 30s)" in lines
-    assert lines[-1] == "docker stop --time 10 notes-production-blue"
+    assert "# wait until notes-production-blue has no request in flight (at most 30s, port 8000)" in lines
+    assert lines[lines.index("# --- finally") - 1] == "docker stop --time 10 notes-production-blue"
     assert lines[lines.index("# --- switch") + 1].endswith("bytes on stdin)")
-    assert len(lines) == len(steps) + len(headers)
+
+
+def test_plan_json_carries_every_step_with_its_thresholds(make_deployer: MakeDeployer) -> None:
+    data = plan_for(make_deployer, host(ROUTER, PROXY, app("blue"), live="blue")).to_json()
+
+    assert data["action"] == "deploy"
+    assert data["release"] == {"image": IMAGE, "version": "2.0.0", "color": "green"}
+    watch = next(s for s in data["steps"] if s["type"] == "wait" and s["kind"] == "watch")
+    assert watch["thresholds"] == {"min_requests": 20, "max_error_rate": 0.05}
+    assert watch["probe"]["argv"][:3] == ["docker", "exec", "notes-production-router"]
+    assert [s["type"] for s in data["finally"]] == ["run", "record"]
 
 
 def test_smoke_tests_run_between_ready_and_the_switch(make_deployer: MakeDeployer) -> None:
     deployer = make_deployer()
-    deployer.smoke = ("pytest", "--base-url", "{url}")
-    state = host(ROUTER, PROXY, app("blue"), live="blue")
-    steps = deployer.deploy_steps(state, IMAGE, "2.0.0")
-    kinds = [step.kind for step in steps if isinstance(step, Wait)]
-    assert kinds == ["healthy", "ready", "smoke", "watch", "drained"]
-    smoke = next(step for step in steps if isinstance(step, Wait) and step.kind == "smoke")
-    assert smoke.subject == f"http://127.0.0.1:{deployer.env.preview_port}"
-    assert smoke.timeout == 120
-    switch = next(i for i, s in enumerate(steps) if s.phase == "switch")
-    assert steps.index(smoke) < switch
-    assert "# wait until the smoke tests pass against http://127.0.0.1:" in "\n".join(
-        plan_lines(steps)
+    planner = type(deployer.planner)(
+        deployer.config, "production", smoke=("pytest", "--base-url", "{url}")
     )
+    plan = planner.deploy(host(ROUTER, PROXY, app("blue"), live="blue"), IMAGE, "2.0.0")
+    kinds = [step.kind for step in plan.steps if isinstance(step, Wait)]
+    assert kinds == ["healthy", "ready", "smoke", "watch", "drained"]
+    smoke = next(step for step in plan.steps if isinstance(step, Wait) and step.kind == "smoke")
+    assert smoke.subject == f"http://127.0.0.1:{deployer.env.preview_port}"
+    assert smoke.argv == ("pytest", "--base-url", smoke.subject)
+    assert smoke.timeout == 120
+    switch = next(i for i, s in enumerate(plan.steps) if s.phase == "switch")
+    assert plan.steps.index(smoke) < switch
 
 
 def test_no_smoke_step_without_a_smoke_command(make_deployer: MakeDeployer) -> None:
-    state = host(ROUTER, PROXY, app("blue"), live="blue")
-    steps = make_deployer().deploy_steps(state, IMAGE, "2.0.0")
-    assert all(step.kind != "smoke" for step in steps if isinstance(step, Wait))
+    plan = plan_for(make_deployer, host(ROUTER, PROXY, app("blue"), live="blue"))
+    assert all(step.kind != "smoke" for step in plan.steps if isinstance(step, Wait))
+
+
+def test_prune_is_planned_for_images_beyond_retain_not_for_ones_in_use(
+    make_deployer: MakeDeployer,
+) -> None:
+    from tests.unit.release.test_deployer import record
+
+    state = HostState(
+        containers=(ROUTER, PROXY, app("blue", "1.0.0")),
+        network=True,
+        routing=RoutingState(live="blue"),
+        history=tuple(record(v) for v in ("0.7.0", "0.8.0", "0.9.0", "1.0.0")),
+    )
+    plan = make_deployer().planner.deploy(state, IMAGE, "2.0.0")
+
+    pruned = [s.command.argv[-1] for s in runs(plan.steps) if s.command.argv[1:3] == ("image", "rm")]
+    # retain = 3: 2.0.0, 1.0.0 (the kept blue) and 0.9.0 stay
+    assert pruned == ["127.0.0.1:5000/notes:0.8.0", "127.0.0.1:5000/notes:0.7.0"]
+    assert all(not s.check for s in runs(plan.steps) if s.command.argv[1:3] == ("image", "rm"))

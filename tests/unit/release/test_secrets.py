@@ -193,13 +193,6 @@ def test_the_archive_unpacks_with_tar_at_run_secrets(tmp_path: Path) -> None:
 # -- the deployer ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def ready(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gangway.release.deployer import Deployer
-
-    monkeypatch.setattr(Deployer, "wait_ready", lambda self, url, timeout: None)
-
-
 def test_deploy_copies_secret_files_into_the_migration_and_the_release(
     make_deployer: MakeDeployer, ready: None
 ) -> None:
