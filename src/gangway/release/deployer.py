@@ -47,7 +47,13 @@ from gangway.commands.nginx import (
     status_log,
 )
 from gangway.config import EnvironmentConfig, PipelineConfig
-from gangway.errors import CommandFailed, DeployFailed, HealthCheckFailed, LockHeld
+from gangway.errors import (
+    CommandFailed,
+    DeployFailed,
+    HealthCheckFailed,
+    LockHeld,
+    PendingUnreadable,
+)
 from gangway.execute import Executor
 from gangway.health import count_in_flight, wait_until_ready
 from gangway.masking import redact
@@ -56,7 +62,6 @@ from gangway.release.backups import Backup, Backups
 from gangway.release.migrations import (
     EXPAND_CONTRACT,
     PendingReport,
-    PendingUnreadable,
     destructive_findings,
     parse_pending,
 )
