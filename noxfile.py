@@ -32,10 +32,13 @@ def _pytest(session: nox.Session, *args: str) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Lint and check formatting with ruff."""
+    """Lint, check formatting with ruff, and hold the import layers with lint-imports."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", "--diff", ".")
+    # lint-imports reads the sources, it imports nothing: src/ on the path is enough,
+    # the project and its dependencies need not be installed here.
+    session.run("lint-imports", "--no-cache", env={"PYTHONPATH": str(ROOT / "src")})
 
 
 @nox.session(python=PYTHON)

@@ -5,6 +5,8 @@
           ├── ConfigError        pipeline.toml or its overrides are invalid (exit 2);
           │                      carries every ConfigProblem found, one per line
           ├── ReportUnreadable   a scan report is missing, not JSON or not Trivy's (exit 2)
+          ├── PendingUnreadable  the app's `migrations.pending` command printed no usable
+          │                      JSON (the deployer turns it into a DeployFailed)
           ├── CommandFailed      a docker command exited non-zero: argv, code, output
           ├── DeployFailed       a deploy or rollback stopped at a step; live traffic
           │    │                 was left on (or put back on) a proven release (exit 1)
@@ -181,3 +183,7 @@ class ReportUnreadable(GangwayError):
         self.file = file
         self.problem = problem
         super().__init__(f"{file}: {problem}")
+
+
+class PendingUnreadable(GangwayError):
+    """The app's `migrations.pending` command printed something other than the expected JSON."""

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+import builtins
+import inspect
+from pathlib import Path
+
+import gangway
+from gangway import errors
 from gangway.errors import ConfigError, ConfigProblem, GangwayError, ValueSource
+
+PACKAGE = Path(gangway.__file__).resolve().parent
 
 
 def test_problem_from_the_file_shows_file_key_message_and_value() -> None:
@@ -92,3 +101,35 @@ def test_command_failed_names_the_command_and_the_line_that_says_what_went_wrong
     )
     assert error.exit_code == 1
     assert error.stderr == stderr
+
+
+def test_every_exception_class_of_the_core_is_defined_in_errors_py() -> None:
+    # By name, not by import: a class deriving from a builtin error elsewhere (as
+    # `PendingUnreadable(ValueError)` once did) is caught without running the module.
+    exception_names = {
+        name
+        for namespace in (vars(builtins), vars(errors))
+        for name, value in namespace.items()
+        if inspect.isclass(value) and issubclass(value, BaseException)
+    }
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "errors.py" and path.parent == PACKAGE:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            bases = {ast.unparse(base).rpartition(".")[2] for base in node.bases}
+            if bases & exception_names:
+                offenders.append(f"{path.relative_to(PACKAGE)}: {node.name}")
+    assert offenders == []
+
+
+def test_the_docstring_draws_every_error_class() -> None:
+    classes = [
+        name
+        for name, value in vars(errors).items()
+        if inspect.isclass(value) and issubclass(value, GangwayError)
+    ]
+    tree = errors.__doc__ or ""
+    assert [name for name in classes if f"── {name}" not in tree] == []

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from gangway.commands.docker import Command
-from gangway.errors import CommandFailed, DeployFailed, FailedStep
+from gangway.errors import CommandFailed, DeployFailed, FailedStep, PendingUnreadable
 from gangway.execute import Executor
 from gangway.masking import redact
 from gangway.progress import Progress
@@ -31,7 +31,6 @@ from gangway.release.backups import Backup, Backups, backup_failed, parse_backup
 from gangway.release.migrations import (
     EXPAND_CONTRACT,
     PendingReport,
-    PendingUnreadable,
     destructive_findings,
     parse_pending,
 )

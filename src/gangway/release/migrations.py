@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from gangway.errors import PendingUnreadable
+
 # Alembic operations that remove or rename what the running release may still read.
 _DROPPING_CALLS = {
     "drop_table": "drops table",
@@ -52,10 +54,6 @@ class PendingReport:
     current: tuple[str, ...]
     head: tuple[str, ...]
     pending: tuple[PendingMigration, ...]
-
-
-class PendingUnreadable(ValueError):
-    """The pending command printed something other than the expected JSON."""
 
 
 def parse_pending(output: str) -> PendingReport:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from gangway.errors import PendingUnreadable
 from gangway.release.migrations import (
     Finding,
     PendingMigration,
-    PendingUnreadable,
     destructive_findings,
     find_destructive,
     parse_pending,

@@ -179,8 +179,14 @@ CASES = [
     Case(
         "fresh-host",
         fresh,
-        ["create network notes-production", *SEED, "start the proxy notes-production-proxy",
-         *MIGRATE, "start blue (2.0.0)", *prove_and_switch("blue")],
+        [
+            "create network notes-production",
+            *SEED,
+            "start the proxy notes-production-proxy",
+            *MIGRATE,
+            "start blue (2.0.0)",
+            *prove_and_switch("blue"),
+        ],
     ),  # fmt: skip
     Case(
         "live-blue-goes-green-and-retires-blue",
@@ -190,26 +196,45 @@ CASES = [
     Case(
         "live-green-goes-blue",
         live_green_with_blue_kept,
-        [*MIGRATE, "remove notes-production-blue", "start blue (2.0.0)",
-         *prove_and_switch("blue", "green"), *retire("green")],
+        [
+            *MIGRATE,
+            "remove notes-production-blue",
+            "start blue (2.0.0)",
+            *prove_and_switch("blue", "green"),
+            *retire("green"),
+        ],
     ),  # fmt: skip
     Case(
         "stopped-green-is-removed-before-the-new-one-is-created",
         live_blue_with_green_kept,
-        [*MIGRATE, "remove notes-production-green", "start green (2.0.0)",
-         *prove_and_switch("green", "blue"), *retire("blue")],
+        [
+            *MIGRATE,
+            "remove notes-production-green",
+            "start green (2.0.0)",
+            *prove_and_switch("green", "blue"),
+            *retire("blue"),
+        ],
     ),  # fmt: skip
     Case(
         "stopped-proxy-is-started-and-a-missing-network-created",
         stopped_proxy_no_network,
-        ["create network notes-production", "start notes-production-proxy", *MIGRATE,
-         "start blue (2.0.0)", *prove_and_switch("blue")],
+        [
+            "create network notes-production",
+            "start notes-production-proxy",
+            *MIGRATE,
+            "start blue (2.0.0)",
+            *prove_and_switch("blue"),
+        ],
     ),  # fmt: skip
     Case(
         "missing-proxy-alone-is-started",
         missing_proxy,
-        ["start the proxy notes-production-proxy", *MIGRATE, "start blue (2.0.0)",
-         *prove_and_switch("blue")],
+        [
+            "start the proxy notes-production-proxy",
+            *MIGRATE,
+            "start blue (2.0.0)",
+            *prove_and_switch("blue"),
+        ],
     ),  # fmt: skip
     Case(
         "live-color-not-running-has-nothing-to-retire",
@@ -381,7 +406,9 @@ def test_preview_route_keeps_live_blue_and_previews_green_then_switches(
     assert backend_on(switched, 81) is None
     assert '"nothing to preview"' in switched
     # the routing record is written by the very command that switches
-    switch = next(s for s in runs(plan.steps) if s.command.purpose == "route live=green preview=none")
+    switch = next(
+        s for s in runs(plan.steps) if s.command.purpose == "route live=green preview=none"
+    )
     script = switch.command.argv[-1]
     assert written_state(script) == '{"live": "green", "maintenance": false}\n'
     assert script.index("router.conf.next /var") < script.index(docker.STATE_FILE)
@@ -438,7 +465,9 @@ def test_router_and_proxy_bind_the_environments_address_and_ports(
 def test_new_release_runs_with_the_environments_env_and_pull_policy(
     make_deployer: MakeDeployer,
 ) -> None:
-    plan = plan_for(make_deployer, host(ROUTER, PROXY), **{"environments.production.pull": "always"})
+    plan = plan_for(
+        make_deployer, host(ROUTER, PROXY), **{"environments.production.pull": "always"}
+    )
     [run_app] = [s for s in runs(plan.steps) if s.command.purpose == "start blue (2.0.0)"]
 
     argv = run_app.command.argv
@@ -493,7 +522,10 @@ def test_plan_lines_group_by_phase_and_show_waits_checks_and_thresholds(
         "# wait while green's error rate is watched, the old color still running "
         "(at most 60s, min_requests 20, max_error_rate 0.05)" in lines
     )
-    assert "# wait until notes-production-blue has no request in flight (at most 30s, port 8000)" in lines
+    assert (
+        "# wait until notes-production-blue has no request in flight (at most 30s, port 8000)"
+        in lines
+    )
     assert lines[lines.index("# --- finally") - 1] == "docker stop --time 10 notes-production-blue"
     assert lines[lines.index("# --- switch") + 1].endswith("bytes on stdin)")
 
@@ -543,7 +575,9 @@ def test_prune_is_planned_for_images_beyond_retain_not_for_ones_in_use(
     )
     plan = make_deployer().planner.deploy(state, IMAGE, "2.0.0")
 
-    pruned = [s.command.argv[-1] for s in runs(plan.steps) if s.command.argv[1:3] == ("image", "rm")]
+    pruned = [
+        s.command.argv[-1] for s in runs(plan.steps) if s.command.argv[1:3] == ("image", "rm")
+    ]
     # retain = 3: 2.0.0, 1.0.0 (the kept blue) and 0.9.0 stay
     assert pruned == ["127.0.0.1:5000/notes:0.8.0", "127.0.0.1:5000/notes:0.7.0"]
     assert all(not s.check for s in runs(plan.steps) if s.command.argv[1:3] == ("image", "rm"))

@@ -7,8 +7,8 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
+from gangway.cli.common import Subcommands, config_path
 from gangway.config import load_config
 from gangway.stages.graph import STAGES, render_table, run_stages
 from gangway.stages.local import (
@@ -18,9 +18,10 @@ from gangway.stages.local import (
     notify_stopped,
     safe_tag,
 )
+from gangway.stages.scan import scan_stage
 
 
-def register(commands: Any, common: argparse.ArgumentParser) -> None:
+def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     """Add the `pipeline` subcommand to the `gangway` parser."""
     pipeline = commands.add_parser(
         "pipeline",
@@ -59,9 +60,6 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run_pipeline(args: argparse.Namespace) -> int:
-    from gangway.cli import config_path
-    from gangway.stages.scan import scan_stage
-
     path = config_path(args).resolve()
     config = load_config(path)
     root = path.parent

@@ -3,57 +3,53 @@
 from __future__ import annotations
 
 import argparse
-import json
-from typing import Any
 
-from gangway.config import ENVIRONMENT_NAMES
+from gangway.cli.common import (
+    Subcommands,
+    build_deployer,
+    env_option,
+    json_option,
+    lock_wait,
+    lock_wait_option,
+    print_json,
+    require_secrets,
+)
 from gangway.errors import DeployFailed
-from gangway.release.cli import _deployer, _lock_wait, _missing_secrets
 
 
-def register(commands: Any, common: argparse.ArgumentParser) -> None:
+def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     """Add `gangway db ...` to the `gangway` parser."""
     db = commands.add_parser(
         "db", parents=[common], help="list and restore the environment's database backups"
     )
     actions = db.add_subparsers(title="actions", metavar="ACTION", required=True)
-    env = argparse.ArgumentParser(add_help=False)
-    env.add_argument(
-        "--env", required=True, choices=ENVIRONMENT_NAMES, help="environment of pipeline.toml"
-    )
+    env = env_option()
+    waiting = lock_wait_option()
 
     backups = actions.add_parser(
-        "backups", parents=[common, env], help="list the backups, oldest first"
+        "backups", parents=[common, env, json_option()], help="list the backups, oldest first"
     )
-    backups.add_argument("--json", action="store_true", help="print JSON on stdout")
     backups.set_defaults(command=run_backups)
 
     backup = actions.add_parser(
-        "backup", parents=[common, env], help="back the database up now (pg_dump, checksum)"
-    )
-    backup.add_argument(
-        "--lock-wait", default=None, metavar="DURATION",
-        help="queue behind a running deploy for up to this long instead of failing with exit 3",
+        "backup", parents=[common, env, waiting],
+        help="back the database up now (pg_dump, checksum)",
     )  # fmt: skip
     backup.set_defaults(command=run_backup)
 
     restore = actions.add_parser(
-        "restore", parents=[common, env],
+        "restore", parents=[common, env, waiting],
         help="verify a backup's checksum, then restore it over the database (one transaction)",
     )  # fmt: skip
     restore.add_argument(
         "backup", nargs="?", metavar="BACKUP", help="backup name (default: the newest)"
     )
-    restore.add_argument(
-        "--lock-wait", default=None, metavar="DURATION",
-        help="queue behind a running deploy for up to this long instead of failing with exit 3",
-    )  # fmt: skip
     restore.set_defaults(command=run_restore)
 
 
 def _needs_url(args: argparse.Namespace) -> None:
     """An external database is reached with the deployer's DATABASE_URL."""
-    deployer = _deployer(args, quiet=True)
+    deployer = build_deployer(args, quiet=True)
     if deployer.database.accessory:
         return
     if "DATABASE_URL" not in deployer.env.secrets:
@@ -63,14 +59,14 @@ def _needs_url(args: argparse.Namespace) -> None:
             hint=f"add it to environments.{args.env}.secrets, or set "
             f"environments.{args.env}.database.kind = 'accessory'",
         )
-    _missing_secrets(deployer)
+    require_secrets(deployer)
 
 
 def run_backups(args: argparse.Namespace) -> int:
-    deployer = _deployer(args, quiet=True)
+    deployer = build_deployer(args, quiet=True)
     found = deployer.backups.list()
     if args.json:
-        print(json.dumps([backup.to_dict() for backup in found], indent=2))
+        print_json([backup.to_dict() for backup in found])
         return 0
     if not found:
         print(f"{args.env}: no backups in volume {deployer.database.backups}")
@@ -85,8 +81,8 @@ def run_backups(args: argparse.Namespace) -> int:
 
 def run_backup(args: argparse.Namespace) -> int:
     _needs_url(args)
-    deployer = _deployer(args)
-    wait = _lock_wait(args)
+    deployer = build_deployer(args)
+    wait = lock_wait(args)
     with deployer.locked(wait):
         live = deployer.read_state().live
         made = deployer.backups.create(live.version if live else "none", "on demand")
@@ -96,8 +92,8 @@ def run_backup(args: argparse.Namespace) -> int:
 
 def run_restore(args: argparse.Namespace) -> int:
     _needs_url(args)
-    deployer = _deployer(args)
-    wait = _lock_wait(args)
+    deployer = build_deployer(args)
+    wait = lock_wait(args)
     with deployer.locked(wait):
         restored = deployer.backups.restore(args.backup)
     print(f"{args.env}: restored {restored.describe()}")

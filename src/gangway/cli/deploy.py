@@ -1,44 +1,36 @@
-"""The release commands of the CLI: plan, deploy, rollback, status, lock, maintenance."""
+"""`gangway plan|deploy|rollback|status|lock|maintenance`: blue-green releases on a host."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import shlex
 import sys
 from typing import Any
 
-from gangway.config import ENVIRONMENT_NAMES, load_config, parse_duration
-from gangway.errors import ConfigError, ConfigProblem, ValueSource
-from gangway.execute import DockerCli
-from gangway.masking import MASK, redact
+from gangway.cli.common import (
+    Subcommands,
+    build_deployer,
+    env_option,
+    json_option,
+    lock_wait,
+    lock_wait_option,
+    missing_secrets,
+    print_json,
+    require_secrets,
+)
+from gangway.masking import redact
 from gangway.notify import Notifier
 from gangway.notify.payloads import Action
-from gangway.progress import Progress
 from gangway.release.announce import Announcement
 from gangway.release.deployer import Deployer, version_of
 from gangway.release.plan import Plan
-from gangway.release.secrets import config_secrets, resolve_secrets
 from gangway.release.state import ReleaseRecord
 
 
-def register(commands: Any, common: argparse.ArgumentParser) -> None:
+def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     """Add the release subcommands to the `gangway` parser."""
-    env = argparse.ArgumentParser(add_help=False)
-    env.add_argument(
-        "--env", required=True, choices=ENVIRONMENT_NAMES, help="environment of pipeline.toml"
-    )
-    json_flag = argparse.ArgumentParser(add_help=False)
-    json_flag.add_argument("--json", action="store_true", help="print JSON on stdout")
-    waiting = argparse.ArgumentParser(add_help=False)
-    waiting.add_argument(
-        "--lock-wait",
-        default=None,
-        metavar="DURATION",
-        help="queue behind a running deploy for up to this long (e.g. 5m) instead of "
-        "failing with exit 3",
-    )
+    env = env_option()
+    json_flag = json_option()
+    waiting = lock_wait_option()
 
     release = argparse.ArgumentParser(add_help=False)
     release.add_argument("--image", required=True, help="image reference to deploy")
@@ -81,78 +73,17 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     status.set_defaults(command=run_status)
 
     lock = commands.add_parser(
-        "lock", parents=[common], help="show or release an environment's deploy lock"
+        "lock", parents=[common, env], help="show or release an environment's deploy lock"
     )
     lock.add_argument("action", choices=("status", "release"))
-    lock.add_argument("--env", required=True, choices=ENVIRONMENT_NAMES)
     lock.set_defaults(command=run_lock)
 
     maintenance = commands.add_parser(
-        "maintenance", parents=[common],
+        "maintenance", parents=[common, env],
         help="serve a 503 maintenance page (on) or the live release again (off)",
     )  # fmt: skip
     maintenance.add_argument("state", choices=("on", "off"))
-    maintenance.add_argument("--env", required=True, choices=ENVIRONMENT_NAMES)
     maintenance.set_defaults(command=run_maintenance)
-
-
-def _deployer(args: argparse.Namespace, *, quiet: bool = False) -> Deployer:
-    from gangway.cli import config_path
-
-    config = load_config(config_path(args))
-    env = config.environment(args.env)
-    secrets = resolve_secrets(env)
-    # From here on no value of a secret is printed or recorded (gangway.masking).
-    MASK.add(*secrets.values(), *config_secrets(config))
-    # Secrets delivered as env reach docker through its environment (`--env NAME`). An
-    # external DATABASE_URL given as a file also goes there, for the one-off backup and
-    # restore containers (`--env DATABASE_URL`); the app still gets it as its file only.
-    database_url = {name: value for name, value in secrets.files.items() if name == "DATABASE_URL"}
-    executor = DockerCli(env.docker_host, {**os.environ, **secrets.env, **database_url})
-    return Deployer(
-        config,
-        args.env,
-        executor,
-        Progress(quiet=quiet),
-        secret_files=dict(secrets.files),
-        smoke=_smoke(args),
-    )
-
-
-def _smoke(args: argparse.Namespace) -> tuple[str, ...]:
-    raw: str | None = getattr(args, "smoke", None)
-    if not raw:
-        return ()
-    problem = ""
-    try:
-        command = tuple(shlex.split(raw))
-    except ValueError as exc:
-        problem, command = f"cannot split into words: {exc}", ()
-    if not problem and not any("{url}" in part for part in command):
-        problem = "must contain {url}, where the preview URL goes"
-    if problem:
-        raise ConfigError(
-            [ConfigProblem(problem, key="--smoke", value=raw,
-                           source=ValueSource("override", "--smoke"))]
-        )  # fmt: skip
-    return command
-
-
-def _lock_wait(args: argparse.Namespace) -> float:
-    if args.lock_wait is None:
-        return 0.0
-    try:
-        return parse_duration(args.lock_wait).total_seconds()
-    except ValueError as exc:
-        raise ConfigError(
-            [ConfigProblem(str(exc), key="--lock-wait", value=args.lock_wait,
-                           source=ValueSource("override", "--lock-wait"))]
-        ) from exc  # fmt: skip
-
-
-def _missing_secrets(deployer: Deployer) -> None:
-    """Stop before anything on the host changes if a secret has no value."""
-    resolve_secrets(deployer.env).require(deployer.environment)
 
 
 def _announcement(deployer: Deployer, action: Action, version: str, image: str) -> Announcement:
@@ -161,16 +92,14 @@ def _announcement(deployer: Deployer, action: Action, version: str, image: str) 
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    deployer = _deployer(args, quiet=True)
+    deployer = build_deployer(args, quiet=True)
     version = args.version or version_of(args.image)
     plan: Plan = deployer.plan_deploy(
         args.image, version, allow_destructive=getattr(args, "allow_destructive", False)
     )
-    missing = resolve_secrets(deployer.env).missing
+    missing = missing_secrets(deployer)
     if args.json:
-        data = plan.to_json()
-        data["missing_secrets"] = list(missing)
-        print(redact(json.dumps(data, indent=2)))
+        print_json({**plan.to_json(), "missing_secrets": list(missing)})
         return 0
     now = f"live: {plan.previous}" if plan.previous else "nothing live yet"
     print(f"# plan: deploy {version} to {args.env} ({now})")
@@ -191,11 +120,11 @@ def _print_record(record: ReleaseRecord, as_json: bool) -> None:
 
 
 def run_deploy(args: argparse.Namespace) -> int:
-    deployer = _deployer(args)
-    wait = _lock_wait(args)
+    deployer = build_deployer(args)
+    wait = lock_wait(args)
     version = args.version or version_of(args.image)
     with _announcement(deployer, "deploy", version, args.image).watching():
-        _missing_secrets(deployer)
+        require_secrets(deployer)
         record = deployer.deploy(
             args.image, args.version, lock_wait=wait, allow_destructive=args.allow_destructive
         )
@@ -204,19 +133,19 @@ def run_deploy(args: argparse.Namespace) -> int:
 
 
 def run_rollback(args: argparse.Namespace) -> int:
-    deployer = _deployer(args)
-    wait = _lock_wait(args)
+    deployer = build_deployer(args)
+    wait = lock_wait(args)
     with _announcement(deployer, "rollback", args.to or "", "").watching():
-        _missing_secrets(deployer)
+        require_secrets(deployer)
         record = deployer.rollback(args.to, lock_wait=wait)
     _print_record(record, args.json)
     return 0
 
 
 def run_status(args: argparse.Namespace) -> int:
-    status = _deployer(args, quiet=True).status().to_dict()
+    status = build_deployer(args, quiet=True).status().to_dict()
     if args.json:
-        print(json.dumps(status, indent=2))
+        print_json(status)
         return 0
     live: Any = status["live"]
     print(f"environment  {status['environment']}  ({status['url']})")
@@ -246,7 +175,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_lock(args: argparse.Namespace) -> int:
-    deployer = _deployer(args, quiet=True)
+    deployer = build_deployer(args, quiet=True)
     lock = deployer.lock_info()
     if args.action == "status":
         if lock is None:
@@ -264,7 +193,7 @@ def run_lock(args: argparse.Namespace) -> int:
 
 
 def run_maintenance(args: argparse.Namespace) -> int:
-    deployer = _deployer(args)
+    deployer = build_deployer(args)
     deployer.maintenance(args.state == "on")
     print(f"{args.env}: maintenance {args.state}")
     return 0

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from gangway import cli
+from gangway.cli import config as config_command
 
-from .conftest import WriteConfig
+from ..conftest import WriteConfig
 
 SECRET = "pw-Zq81-never-printed"
 WEBHOOK_TOKEN = "hook-T0K3N-never-printed"
@@ -214,7 +215,7 @@ def test_unexpected_errors_exit_70_and_point_to_verbose(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(cli, "load_config", broken)
+    monkeypatch.setattr(config_command, "load_config", broken)
 
     code, _, err = run(["--config", str(minimal_config), "config"], capsys)
 
@@ -230,7 +231,7 @@ def test_verbose_shows_the_traceback(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(cli, "load_config", broken)
+    monkeypatch.setattr(config_command, "load_config", broken)
 
     code, _, err = run(["--verbose", "--config", str(minimal_config), "config"], capsys)
 
@@ -260,3 +261,43 @@ def test_bad_file_in_a_real_subprocess_exits_2_without_a_traceback(
     assert (
         f"error: {path}: environments.production.port: Input should be a valid integer (got 'abc')"
     ) in result.stderr.splitlines()
+
+
+@pytest.mark.parametrize(
+    "placement",
+    [["--trace", "config", "--reference"], ["config", "--reference", "--trace"]],
+    ids=["before", "after"],
+)
+def test_trace_sets_gangway_trace_before_the_command_runs(
+    placement: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Set (not deleted) so that monkeypatch removes what main() writes after the test.
+    monkeypatch.setenv("GANGWAY_TRACE", "0")
+    seen: list[str | None] = []
+
+    def reference() -> str:
+        seen.append(os.environ.get("GANGWAY_TRACE"))
+        return ""
+
+    monkeypatch.setattr(config_command, "render_reference", reference)
+
+    code, _, _ = run(placement, capsys)
+
+    assert (code, seen) == (0, ["1"])
+
+
+def test_without_trace_gangway_trace_is_left_alone(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GANGWAY_TRACE", "0")
+
+    code, _, _ = run(["config", "--reference"], capsys)
+
+    assert (code, os.environ["GANGWAY_TRACE"]) == (0, "0")
+
+
+def test_help_describes_trace(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+
+    assert "--trace" in capsys.readouterr().out

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
 from datetime import date
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
+from gangway.cli.common import Subcommands, config_path, print_json
 from gangway.config import ScanConfig, load_config
 from gangway.errors import ConfigError, ConfigProblem
 from gangway.progress import Progress
@@ -31,7 +31,7 @@ EXIT_BLOCKED: Final = 1
 DEFAULT_OUT: Final = "build/scan"
 
 
-def register(commands: Any, common: argparse.ArgumentParser) -> None:
+def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     """Add the `scan` and `audit` subcommands to the `gangway` parser."""
     scan = commands.add_parser(
         "scan",
@@ -119,7 +119,7 @@ def run_scan(args: argparse.Namespace) -> int:
     verdict = evaluate(report, policy, today=date.today(), ignore_file_entries=rules)
     if args.json:
         document = {"summary": headline(verdict), **verdict.model_dump(mode="json")}
-        print(json.dumps(document, indent=2, ensure_ascii=False))
+        print_json(document)
     else:
         sys.stdout.write(render_summary(verdict))
     return EXIT_PASSED if verdict.passed else EXIT_BLOCKED
@@ -142,8 +142,7 @@ def _scan_policy(config: Path | None) -> ScanConfig:
 
 def run_image_scan(args: argparse.Namespace) -> int:
     """`gangway scan --image`: the whole scan stage, or its commands with --dry-run."""
-    explicit = args.config or os.environ.get("GANGWAY_CONFIG")
-    config = load_config(Path(explicit) if explicit else Path("pipeline.toml"))
+    config = load_config(config_path(args))
     trivy = trivy_runner(config.scan, binary=args.trivy_binary, cache_dir=args.cache_dir)
     if args.dry_run:
         root = Path(config.origin.file).resolve().parent if config.origin else Path.cwd()

@@ -14,7 +14,7 @@ import pytest
 from gangway import cli
 
 from ..conftest import WriteConfig
-from .conftest import REPORTS
+from ..scan.conftest import REPORTS
 
 
 def scan(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> tuple[int, str, str]:
