@@ -230,11 +230,14 @@ class FakeHost:
             return OK
         if "od -An" in script:  # make_secrets
             return OK
-        name = (re.findall(r"name=(\S+);", script) or [""])[0]
         if "pg_dump" in script:
             assert stdin is not None
+            # The dump is named on the database's host: its clock, then the version.
+            label = re.findall(r'name="\$\(date -u \+%Y%m%dT%H%M%SZ\)-"(\S+);', script)[0]
+            name = f"2025030{len(self.backups) + 1}T100000Z-{shlex.split(label)[0]}"
             self.backups[name] = stdin
-            return Result(0, f"2048 {'cd' * 32}\n", "")
+            return Result(0, f"{name} 2048 {'cd' * 32}\n", "")
+        name = (re.findall(r"name=(\S+);", script) or [""])[0]
         if "sha256sum -c" in script:
             return OK if name in self.backups else Result(66, "", f"no backup {name}")
         if "pg_restore" in script:

@@ -81,6 +81,7 @@ class Context:
 class _Run:
     """What one interpretation has learned so far."""
 
+    version: str = ""
     completed: list[Run] = field(default_factory=list)
     report: PendingReport | None = None
     backup: Backup | None = None
@@ -103,7 +104,7 @@ class Interpreter:
         """Run `plan`; return its history record (None for plans that record nothing).
         Raises DeployFailed after recording a failure; KeyboardInterrupt after recording
         an interrupted release."""
-        run = _Run()
+        run = _Run(version=plan.release.version if plan.release else "")
         error: BaseException | None = None
         outcome: Outcome = "succeeded"
         failed_at: Step | None = None
@@ -193,9 +194,12 @@ class Interpreter:
             raise
         if step.step == "backup" and step.command.stdin is not None and result.ok:
             run.backup = parse_backup_output(
-                result.stdout, self.context.environment, "", step.command.purpose
+                result.stdout, self.context.environment, run.version, step.command.purpose
             )
-            self.progress.say(f"backup: {run.backup.describe()}")
+            self.progress.say(
+                f"backup: {run.backup.describe()} in volume {self.backups.db.backups} "
+                f"(keeping the newest {self.backups.retain})"
+            )
         return result.stdout
 
     def _check(self, step: Check, run: _Run) -> None:
@@ -222,7 +226,7 @@ class Interpreter:
                 ) from exc
             raise DeployFailed(
                 "migrate",
-                f"could not list the pending migrations: {exc}",
+                f"could not list the pending migrations of {run.version}: {exc}",
                 hint="nothing was changed; fix migrations.pending, or set it to [] to back "
                 "up and migrate on every deploy",
             ) from exc
@@ -230,7 +234,7 @@ class Interpreter:
         if not report.pending:
             at = ", ".join(report.current) or "an empty schema"
             self.progress.say(
-                f"migrate: the release brings no new migration (database at {at}); no backup needed"
+                f"migrate: {run.version} brings no new migration (database at {at}); no backup needed"
             )
             return
         self.progress.say(

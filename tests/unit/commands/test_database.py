@@ -151,5 +151,8 @@ def test_every_script_is_valid_sh(command: Command) -> None:
     assert subprocess.run(["sh", "-n", "-c", script], check=False).returncode == 0
 
 
-def test_a_backup_name_is_quoted_for_the_shell() -> None:
-    assert "name='n; rm -rf /';" in database.backup(ACCESSORY, "n; rm -rf /", "{}", 2).argv[-1]
+def test_a_backup_name_is_stamped_on_the_host_and_its_version_made_safe() -> None:
+    script = database.backup(ACCESSORY, "n; rm -rf /", "{}", 2).argv[-1]
+    assert 'name="$(date -u +%Y%m%dT%H%M%SZ)-"n__rm_-rf__;' in script
+    # the same release gives the same command: a plan shows what the deploy runs
+    assert database.backup(ACCESSORY, "v2", "{}", 2) == database.backup(ACCESSORY, "v2", "{}", 2)

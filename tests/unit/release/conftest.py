@@ -44,7 +44,7 @@ class FakeReadiness:
     """No HTTP in unit tests: the readiness probe answers `answer` and keeps each URL."""
 
     urls: list[str] = field(default_factory=list)
-    answer: Probe = Probe(True, "HTTP 200", 1, 0.0)
+    answer: Probe = field(default_factory=lambda: Probe(True, "HTTP 200", 1, 0.0))
 
     def __call__(self, url: str, deadline: float, interval: float, timeout: float) -> Probe:
         self.urls.append(url)
@@ -67,6 +67,7 @@ def make_deployer(make_config: MakeConfig, readiness: FakeReadiness) -> MakeDepl
         overrides: Mapping[str, object] | None = None,
         progress: Progress | None = None,
         local: Executor | None = None,
+        secret_files: Mapping[str, str] | None = None,
     ) -> Deployer:
         return Deployer(
             make_config(overrides),
@@ -76,6 +77,7 @@ def make_deployer(make_config: MakeConfig, readiness: FakeReadiness) -> MakeDepl
             who="ana",
             readiness=readiness,
             local=local or RecordingExecutor(),
+            secret_files=secret_files or {},
         )
 
     return make

@@ -17,6 +17,7 @@ from tests.support.fake_host import TARGET, FakeHost, backend_on
 from tests.support.plan_trace import expected_argvs, without_lock_and_reads
 
 from .conftest import MakeDeployer
+from .test_deployer import record
 
 IMAGE = "127.0.0.1:5000/notes:2.0.0"
 CONF = docker.ROUTER_CONFIG
@@ -187,7 +188,7 @@ CASES = [
             "start blue (2.0.0)",
             *prove_and_switch("blue"),
         ],
-    ),  # fmt: skip
+    ),
     Case(
         "live-blue-goes-green-and-retires-blue",
         live_blue,
@@ -203,7 +204,7 @@ CASES = [
             *prove_and_switch("blue", "green"),
             *retire("green"),
         ],
-    ),  # fmt: skip
+    ),
     Case(
         "stopped-green-is-removed-before-the-new-one-is-created",
         live_blue_with_green_kept,
@@ -214,7 +215,7 @@ CASES = [
             *prove_and_switch("green", "blue"),
             *retire("blue"),
         ],
-    ),  # fmt: skip
+    ),
     Case(
         "stopped-proxy-is-started-and-a-missing-network-created",
         stopped_proxy_no_network,
@@ -225,7 +226,7 @@ CASES = [
             "start blue (2.0.0)",
             *prove_and_switch("blue"),
         ],
-    ),  # fmt: skip
+    ),
     Case(
         "missing-proxy-alone-is-started",
         missing_proxy,
@@ -235,7 +236,7 @@ CASES = [
             "start blue (2.0.0)",
             *prove_and_switch("blue"),
         ],
-    ),  # fmt: skip
+    ),
     Case(
         "live-color-not-running-has-nothing-to-retire",
         live_blue_stopped,
@@ -299,12 +300,7 @@ def test_a_failed_proof_runs_the_plan_up_to_it_then_its_undos(
 def test_rollback_runs_exactly_its_plan(make_deployer: MakeDeployer) -> None:
     def host_after_two_deploys() -> FakeHost:
         fake = live_blue_with_green_kept()
-        fake.add_history(
-            *(
-                __import__("tests.unit.release.test_deployer", fromlist=["record"]).record(v)
-                for v in ("0.9.0", "1.0.0")
-            )
-        )
+        fake.add_history(record("0.9.0"), record("1.0.0"))
         return fake
 
     fake = host_after_two_deploys()
@@ -414,7 +410,8 @@ def test_preview_route_keeps_live_blue_and_previews_green_then_switches(
     assert script.index("router.conf.next /var") < script.index(docker.STATE_FILE)
     assert script.index(docker.STATE_FILE) < script.index("kill -HUP 1")
     # its undo (after a failed watch) puts back blue and the record that says so
-    assert switch.undo is not None and switch.undo_key == "routes"
+    assert switch.undo is not None
+    assert switch.undo_key == "routes"
     assert written_state(switch.undo.command.argv[-1]) == '{"live": "blue", "maintenance": false}\n'
 
 
@@ -565,8 +562,6 @@ def test_no_smoke_step_without_a_smoke_command(make_deployer: MakeDeployer) -> N
 def test_prune_is_planned_for_images_beyond_retain_not_for_ones_in_use(
     make_deployer: MakeDeployer,
 ) -> None:
-    from tests.unit.release.test_deployer import record
-
     state = HostState(
         containers=(ROUTER, PROXY, app("blue", "1.0.0")),
         network=True,

@@ -194,12 +194,11 @@ def test_the_archive_unpacks_with_tar_at_run_secrets(tmp_path: Path) -> None:
 
 
 def test_deploy_copies_secret_files_into_the_migration_and_the_release(
-    make_deployer: MakeDeployer, ready: None
+    make_deployer: MakeDeployer,
 ) -> None:
     fake = FakeHost().bootstrapped(live="blue")
     fake.add_app("blue", "2.0.0")
-    deployer = make_deployer(fake.executor(), overrides=FILES)
-    deployer.secret_files = {"API_TOKEN": TOKEN}
+    deployer = make_deployer(fake.executor(), overrides=FILES, secret_files={"API_TOKEN": TOKEN})
 
     deployer.deploy(f"{REPO}:2.1.0")
 
@@ -216,13 +215,11 @@ def test_deploy_copies_secret_files_into_the_migration_and_the_release(
 def test_plan_shows_the_secret_file_steps_without_values(
     make_deployer: MakeDeployer,
 ) -> None:
-    from gangway.release.deployer import plan_lines
-
     fake = FakeHost().bootstrapped(live="blue")
     fake.add_app("blue", "2.0.0")
-    deployer = make_deployer(fake.executor(), overrides=FILES)
-    deployer.secret_files = {"API_TOKEN": TOKEN}
-    text = "\n".join(plan_lines(deployer.deploy_steps(deployer.read_state(), "n:2", "2")))
+    deployer = make_deployer(fake.executor(), overrides=FILES, secret_files={"API_TOKEN": TOKEN})
+    plan = deployer.plan_deploy("n:2", "2")
+    text = "\n".join(plan.lines()) + json.dumps(plan.to_json())
     assert "docker cp - notes-production-green:/" in text
     assert "docker start --attach notes-production-task" in text
     assert TOKEN not in text
