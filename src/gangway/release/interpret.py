@@ -234,7 +234,8 @@ class Interpreter:
         if not report.pending:
             at = ", ".join(report.current) or "an empty schema"
             self.progress.say(
-                f"migrate: {run.version} brings no new migration (database at {at}); no backup needed"
+                f"migrate: {run.version} brings no new migration (database at {at}); "
+                "no backup needed"
             )
             return
         self.progress.say(
