@@ -20,9 +20,9 @@ from gangway.scan.policy import evaluate
 from gangway.scan.report import load_report
 from gangway.scan.stage import (
     SUMMARY,
+    choose_trivy,
     plan_scan_stage,
     run_scan_stage,
-    trivy_runner,
 )
 from gangway.scan.summary import headline, render_summary
 
@@ -144,7 +144,7 @@ def run_image_scan(args: argparse.Namespace) -> int:
     """`gangway scan --image`: the whole scan stage, or its commands with --dry-run."""
     explicit = args.config or os.environ.get("GANGWAY_CONFIG")
     config = load_config(Path(explicit) if explicit else Path("pipeline.toml"))
-    trivy = trivy_runner(config.scan, binary=args.trivy_binary, cache_dir=args.cache_dir)
+    trivy = choose_trivy(config, binary=args.trivy_binary, cache_dir=args.cache_dir)
     if args.dry_run:
         root = Path(config.origin.file).resolve().parent if config.origin else Path.cwd()
         work = Path(tempfile.gettempdir()) / "gangway-scan-XXXXXXXX"
