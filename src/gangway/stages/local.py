@@ -26,7 +26,7 @@ from gangway.commands.docker import Command
 from gangway.commands.image import build_argv
 from gangway.config import PipelineConfig
 from gangway.errors import CommandFailed, GangwayError
-from gangway.execute import Executor, LocalProcess, Output
+from gangway.execute import EXIT_NOT_FOUND, Executor, LocalProcess, Output
 from gangway.notify import DeployEvent, Notifier
 from gangway.scan.audit import AuditResult, run_audit
 from gangway.stages import argv
@@ -166,7 +166,8 @@ class LocalPipeline:
         try:
             result = self.runs.run(planned, check=False, timeout=timeout, output=output)
         except CommandFailed as exc:  # could not start, or timed out
-            said = exc.stderr if exc.returncode != 127 else f"command not found: {argv_[0]}"
+            missing = exc.returncode == EXIT_NOT_FOUND
+            said = f"command not found: {argv_[0]}" if missing else exc.stderr
             return Ran(argv_, exc.returncode, exc.stdout + said + "\n", path)
         text = "" if stream else result.stdout + result.stderr
         return Ran(argv_, result.returncode, text, path)

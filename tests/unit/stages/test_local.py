@@ -273,3 +273,15 @@ def test_the_scan_stage_runs_the_chosen_trivy_through_the_runners_executor(
          "--output", str(out / "config-lint.json"), "--cache-dir", cache, "--quiet",
          str(tmp_path / "docker/Dockerfile")],
     ]  # fmt: skip
+
+
+def test_a_test_command_that_is_not_installed_is_a_failed_stage(
+    minimal_config: Path, tmp_path: Path
+) -> None:
+    config = load_config(
+        minimal_config, environ={}, overrides={"stages.test": ["gangway-no-such-runner"]}
+    )
+    result = runner_for(config, minimal_config, tmp_path).test()
+    assert result.status == "failed"
+    assert result.message.startswith("tests failed: exit 127")
+    assert (tmp_path / "run" / "test.log").exists() is False
