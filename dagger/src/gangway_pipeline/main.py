@@ -1,7 +1,8 @@
 """The Dagger functions of the pipeline: each stage of the core's graph in a container.
 
-Every function is an adapter. What to run comes from the core: the stage order and
-gates (`gangway.stages.graph`), the command lines (`gangway.stages.argv`, and
+Every function is an adapter. What to run comes from the core: the road (the stage
+order, which deploy is smoke-tested first: `gangway.stages.road`) and its gates
+(`gangway.stages.graph`), the command lines (`gangway.stages.argv`, and
 `gangway.scan.trivy` for Trivy), the configuration (`pipeline.toml` through
 `gangway.config.load_config`). The containers install that same core from
 `src/gangway`, so the deployer and the scan gate that run here are the ones the local
@@ -35,10 +36,9 @@ from dagger import DefaultPath, Doc, Ignore, dag, function, object_type
 from gangway.config import ENVIRONMENT_NAMES, PipelineConfig, load_config
 from gangway.errors import CommandFailed, GangwayError
 from gangway.scan import trivy
-from gangway.stages import StageName, StageResult, render_table, run_stages
+from gangway.stages import StageResult, render_table, road, run_stages
 from gangway.stages.argv import (
     build_args,
-    deploy_argv,
     gangway_argv,
     image_ref,
     integration_test_argv,
@@ -403,7 +403,7 @@ class GangwayPipeline:
         prints the stage table and fails if a stage failed.
         """
         cfg = await self.read_config()
-        road = Road(
+        stages = DaggerRoad(
             self,
             cfg,
             version=version,
@@ -413,7 +413,7 @@ class GangwayPipeline:
             app_secrets=app_secrets,
             staging_url=staging_url,
         )
-        return await road.run()
+        return await stages.run()
 
     # -- development ----------------------------------------------------------------
 
@@ -587,16 +587,9 @@ class GangwayPipeline:
         """`gangway deploy` of one image to one environment, as the core plans it; for
         production with `[stages] smoke`, run by the deployer against the preview route
         before the switch (pytest and httpx added to its container for that)."""
-        smoke = cfg.stages.smoke if environment == "production" else []
-        argv = deploy_argv(
-            self.config,
-            environment,
-            image or image_ref(cfg, version),
-            version=version,
-            smoke=smoke,
-        )
+        argv = road.Road(cfg, self.config, version).deploy_argv(environment, image)
         ctr = self.deployer(cfg, environment, target, app_secrets)
-        if smoke:
+        if road.smoke_before(cfg, environment):
             ctr = ctr.with_exec(["pip", "install", "--quiet", *SMOKE_REQUIREMENTS])
         return ctr.with_exec(argv)
 
@@ -652,8 +645,8 @@ def with_ssh(ctr: dagger.Container, environment: str, target: Target) -> dagger.
 StageFn = Callable[[], Coroutine[Any, Any, StageResult]]
 
 
-class Road:
-    """The `deploy` function's run of the core's stage graph with Dagger stages."""
+class DaggerRoad:
+    """The `deploy` function's run of the core's road with Dagger stages (a StageRunner)."""
 
     def __init__(
         self,
@@ -677,21 +670,9 @@ class Road:
         self.built = pipeline.image(cfg, version=version, revision=revision)
         self.published = ""
 
-    def stages(self) -> list[tuple[StageName, StageFn]]:
-        """The core's STAGES, each mapped to the coroutine that runs it here."""
-        return [
-            ("test", self.test),
-            ("build", self.build),
-            ("scan", self.scan),
-            ("publish", self.publish),
-            ("deploy-staging", self.deploy_staging),
-            ("integration-test", self.integration_test),
-            ("deploy-production", self.deploy_production),
-        ]
-
     async def run(self) -> str:
-        """Run the stages in the core's runner (a worker thread) and return its table."""
-        stages = [(name, blocking(fn)) for name, fn in self.stages()]
+        """Run the core's road in the core's runner (a worker thread) and return its table."""
+        stages = [(name, blocking(fn)) for name, fn in road.bind(self)]
         report = await anyio.to_thread.run_sync(
             lambda: run_stages(stages, out=sys.stderr), abandon_on_cancel=False
         )
@@ -728,21 +709,16 @@ class Road:
         self.published = refs[0]
         return StageResult(name="publish", status="passed", message=f"pushed {', '.join(refs)}")
 
-    async def _deploy(self, environment: StageName, name: str) -> StageResult:
+    async def deploy(self, environment: str) -> StageResult:
         ctr = self.pipeline.deploy_container(
-            self.cfg, name, self.version, self.published, self.target, self.app_secrets
+            self.cfg, environment, self.version, self.published, self.target, self.app_secrets
         )
-        return StageResult(name=environment, status="passed", message=last_line(await output(ctr)))
-
-    async def deploy_staging(self) -> StageResult:
-        return await self._deploy("deploy-staging", "staging")
+        name = road.deploy_stage(environment).name
+        return StageResult(name=name, status="passed", message=last_line(await output(ctr)))
 
     async def integration_test(self) -> StageResult:
         out = await output(self.pipeline.integration_container(self.cfg, self.staging_url))
         return StageResult(name="integration-test", status="passed", message=last_line(out))
-
-    async def deploy_production(self) -> StageResult:
-        return await self._deploy("deploy-production", "production")
 
 
 def blocking(fn: StageFn) -> Callable[[], StageResult]:

@@ -20,9 +20,9 @@ from gangway.scan.policy import evaluate
 from gangway.scan.report import load_report
 from gangway.scan.stage import (
     SUMMARY,
+    choose_trivy,
     plan_scan_stage,
     run_scan_stage,
-    trivy_runner,
 )
 from gangway.scan.summary import headline, render_summary
 
@@ -143,7 +143,7 @@ def _scan_policy(config: Path | None) -> ScanConfig:
 def run_image_scan(args: argparse.Namespace) -> int:
     """`gangway scan --image`: the whole scan stage, or its commands with --dry-run."""
     config = load_config(config_path(args))
-    trivy = trivy_runner(config.scan, binary=args.trivy_binary, cache_dir=args.cache_dir)
+    trivy = choose_trivy(config, binary=args.trivy_binary, cache_dir=args.cache_dir)
     if args.dry_run:
         root = Path(config.origin.file).resolve().parent if config.origin else Path.cwd()
         work = Path(tempfile.gettempdir()) / "gangway-scan-XXXXXXXX"

@@ -24,7 +24,7 @@ from gangway.commands import docker
 from gangway.commands.docker import Command, other
 from gangway.config import EnvironmentConfig, PipelineConfig
 from gangway.errors import DeployFailed
-from gangway.execute import DockerCli, Executor, Result
+from gangway.execute import DEFAULT_TIMEOUT, Executor, LocalProcess, Output, Result
 from gangway.progress import Progress
 from gangway.release.backups import Backups
 from gangway.release.interpret import Context, Interpreter, now_iso
@@ -59,9 +59,16 @@ class _Reads:
     executor: Executor
     commands: list[Command] = field(default_factory=list)
 
-    def run(self, command: Command, *, check: bool = True, timeout: float = 120) -> Result:
+    def run(
+        self,
+        command: Command,
+        *,
+        check: bool = True,
+        timeout: float = DEFAULT_TIMEOUT,
+        output: Output = None,
+    ) -> Result:
         self.commands.append(command)
-        return self.executor.run(command, check=check, timeout=timeout)
+        return self.executor.run(command, check=check, timeout=timeout, output=output)
 
 
 @contextmanager
@@ -98,7 +105,7 @@ class Deployer:
     # Called once a deploy or rollback holds the lock (the `started` notification).
     on_start: Callable[[], None] = field(default=lambda: None, repr=False)
     # Runs the smoke command on this machine.
-    local: Executor = field(default_factory=DockerCli, repr=False)
+    local: Executor = field(default_factory=LocalProcess, repr=False)
     readiness: ReadinessProbe = field(default=http_readiness, repr=False)
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     # The record the last deploy or rollback appended to the history (notifications).

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gangway.commands.docker import Command
 from gangway.config.model import ScanConfig
 from gangway.errors import CommandFailed, ReportUnreadable
-from gangway.execute import DockerCli, Executor, Result
+from gangway.execute import Executor, LocalProcess, Result
 from gangway.scan.policy import IgnoreRule, rules_from_config
 from gangway.scan.report import json_path
 
@@ -281,7 +281,7 @@ def run_audit(
 ) -> AuditResult:
     """Audit `requirements` with pip-audit and judge it; the JSON goes to `report_path`
     (kept as an artifact) or a temporary file."""
-    executor = executor or DockerCli()
+    executor = executor or LocalProcess()
     today = today or date.today()
     with tempfile.TemporaryDirectory(prefix="gangway-audit-") as work:
         output = report_path or Path(work) / "audit.json"

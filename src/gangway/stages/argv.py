@@ -1,6 +1,6 @@
 """The command lines the stages run, as pure functions: both runners use these.
 
-The local runner runs them with subprocess on the host; the Dagger module runs them
+The local runner runs them through its executor on the host; the Dagger module runs them
 with `with_exec` in containers. Paths are given by the caller, since the repository
 lives at different places (the checkout, or /src in a container).
 """

@@ -1,12 +1,12 @@
 """The local runner: the stage graph on the plain Docker engine, no Dagger needed.
 
-Each stage runs the same command line the Dagger module runs (`gangway.stages.argv`),
-here as a subprocess from the repository root: the test command, `docker build` of
-the same Dockerfile, the scan stage, `docker push`, and `gangway deploy` for staging
-and production (production with the smoke tests against its preview route). Output
-of the chatty stages goes to a log file per stage under the run's directory, and
-its last lines are shown when the stage fails; the deploys print their own
-progress lines as they go.
+The road and each stage's command line come from the core (`gangway.stages.road`),
+as in the Dagger module; here they run as processes from the repository root, through
+one Executor (a LocalProcess by default, a RecordingExecutor in tests): the test
+command, `docker build` of the same Dockerfile, the scan stage, `docker push`, and
+`gangway deploy` for staging and production. Output of the chatty stages is written
+to a log file per stage under the run's directory as it comes, and its last lines are
+shown when the stage fails; the deploys print their own progress lines as they go.
 """
 
 from __future__ import annotations
@@ -15,22 +15,29 @@ import getpass
 import json
 import os
 import re
-import subprocess
+import shlex
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Final, TextIO
 
+from gangway.commands.docker import Command
 from gangway.commands.image import build_argv
 from gangway.config import PipelineConfig
-from gangway.errors import GangwayError
+from gangway.errors import CommandFailed, GangwayError
+from gangway.execute import EXIT_NOT_FOUND, Executor, LocalProcess, Output
 from gangway.notify import DeployEvent, Notifier
 from gangway.scan.audit import AuditResult, run_audit
 from gangway.stages import argv
-from gangway.stages.graph import STAGES, PipelineReport, StageFn, StageName, StageResult
+from gangway.stages.graph import PipelineReport, StageFn, StageName, StageResult
+from gangway.stages.road import Road, bind, deploy_stage, stages_through
 
 TAIL_LINES = 25
+#: Seconds a test run, a build, a push or a deploy may take before it is stopped.
+STAGE_TIMEOUT: Final = 3600.0
+#: Seconds a quick docker command (tag, inspect, login) may take.
+QUICK_TIMEOUT: Final = 120.0
 # A Docker tag: what a git-describe-ish version must be turned into.
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -41,18 +48,26 @@ def safe_tag(version: str) -> str:
     return tag[:128]
 
 
-def git_revision(root: Path) -> tuple[str, bool]:
+def git_revision(root: Path, executor: Executor | None = None) -> tuple[str, bool]:
     """The commit at `root` (12 hex digits) and whether the work tree has changes."""
-    head = subprocess.run(
-        ["git", "rev-parse", "--short=12", "HEAD"],
-        cwd=root, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if head.returncode != 0:
+    git = executor or LocalProcess(cwd=root)
+    try:
+        head = git.run(
+            Command(("git", "rev-parse", "--short=12", "HEAD"), "read the commit", query=True),
+            check=False,
+        )
+        if not head.ok:
+            return "unknown", True
+        dirty = git.run(
+            Command(
+                ("git", "status", "--porcelain", "--untracked-files=no"),
+                "see whether the work tree has changes",
+                query=True,
+            ),
+            check=False,
+        )
+    except CommandFailed:  # no git here
         return "unknown", True
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
-        cwd=root, capture_output=True, text=True, check=False,
-    )  # fmt: skip
     return head.stdout.strip(), bool(dirty.stdout.strip())
 
 
@@ -77,7 +92,7 @@ def pytest_counts(output: str) -> str:
 
 @dataclass
 class Ran:
-    """A finished subprocess of a stage."""
+    """A finished command of a stage."""
 
     argv: list[str]
     returncode: int
@@ -87,9 +102,6 @@ class Ran:
     @property
     def ok(self) -> bool:
         return self.returncode == 0
-
-
-Runner = Callable[[Sequence[str], Path | None, bool], Ran]
 
 
 @dataclass
@@ -107,6 +119,22 @@ class LocalPipeline:
     scan_stage: Callable[[LocalPipeline], StageResult] | None = None
     trivy_binary: str | None = None
     artifacts: list[str] = field(default_factory=list)
+    #: Runs every command of the stages; default: a LocalProcess in `root` with `_env()`.
+    executor: Executor | None = None
+
+    def __post_init__(self) -> None:
+        if self.executor is None:
+            self.executor = LocalProcess(cwd=self.root, environ=self._env())
+
+    @property
+    def runs(self) -> Executor:
+        assert self.executor is not None, "set by __post_init__"
+        return self.executor
+
+    @property
+    def road(self) -> Road:
+        """The core's command lines for this run."""
+        return Road(self.config, str(self.config_path), self.version)
 
     # -- running commands ---------------------------------------------------------------
 
@@ -118,29 +146,31 @@ class LocalPipeline:
         env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
         return env
 
-    def run(self, command: Sequence[str], log: str | None, *, stream: bool = False) -> Ran:
-        """Run `command` from the repository root; output to `log` (or streamed)."""
-        command = self._resolve(command)
-        print(f"    $ {_shell(command)}", file=self.stream, flush=True)
+    def run(
+        self,
+        command: Sequence[str],
+        log: str | None,
+        *,
+        stream: bool = False,
+        purpose: str = "",
+        stdin: str | None = None,
+    ) -> Ran:
+        """Run `command` from the repository root; output to `log` as it comes, or to the
+        stream (`stream`), else captured."""
+        argv_ = self._resolve(command)
+        print(f"    $ {shlex.join(argv_)}", file=self.stream, flush=True)
         path = self.out_dir / log if log else None
-        if stream:
-            proc = subprocess.run(
-                command, cwd=self.root, env=self._env(), stdout=self.stream, stderr=self.stream,
-                text=True, check=False,
-            )  # fmt: skip
-            return Ran(list(command), proc.returncode, "", None)
+        output: Output = self.stream if stream else path
+        timeout = STAGE_TIMEOUT if output is not None else QUICK_TIMEOUT
+        planned = Command(tuple(argv_), purpose or shlex.join(argv_[:2]), stdin=stdin)
         try:
-            proc = subprocess.run(
-                command, cwd=self.root, env=self._env(), capture_output=True, text=True,
-                check=False,
-            )  # fmt: skip
-        except FileNotFoundError:
-            return Ran(list(command), 127, f"command not found: {command[0]}\n", None)
-        output = proc.stdout + proc.stderr
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(output, encoding="utf-8")
-        return Ran(list(command), proc.returncode, output, path)
+            result = self.runs.run(planned, check=False, timeout=timeout, output=output)
+        except CommandFailed as exc:  # could not start, or timed out
+            missing = exc.returncode == EXIT_NOT_FOUND
+            said = f"command not found: {argv_[0]}" if missing else exc.stderr
+            return Ran(argv_, exc.returncode, exc.stdout + said + "\n", path)
+        text = "" if stream else result.stdout + result.stderr
+        return Ran(argv_, result.returncode, text, path)
 
     @staticmethod
     def _resolve(command: Sequence[str]) -> list[str]:
@@ -166,17 +196,17 @@ class LocalPipeline:
     @property
     def image(self) -> str:
         """The reference this run builds, publishes and deploys."""
-        return argv.image_ref(self.config, self.version)
+        return self.road.image
 
     def test(self) -> StageResult:
-        ran = self.run(argv.run_tests_argv(self.config), "test.log")
+        ran = self.run(self.road.test_argv(), "test.log")
         counts = pytest_counts(ran.output)
         if not ran.ok:
             return self._failed(
                 "test",
                 f"tests failed: {counts or f'exit {ran.returncode}'}",
                 ran,
-                f"fix the failing tests; run them alone with: {_shell(ran.argv)}",
+                f"fix the failing tests; run them alone with: {shlex.join(ran.argv)}",
             )
         audits = [self.audit(Path(path)) for path in self.config.stages.audit]
         for line in audits:
@@ -205,7 +235,9 @@ class LocalPipeline:
         """pip-audit of one locked requirements file, judged by [scan]."""
         report = self.out_dir / f"audit-{requirements.stem}.json"
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        return run_audit(self.config.scan, self.root / requirements, report_path=report)
+        return run_audit(
+            self.config.scan, self.root / requirements, report_path=report, executor=self.runs
+        )
 
     def build(self) -> StageResult:
         command = build_argv(
@@ -243,23 +275,22 @@ class LocalPipeline:
     def publish(self) -> StageResult:
         registry = self.config.registry
         if registry.username and registry.password is not None:
-            login = subprocess.run(
+            login = self.run(
                 ["docker", "login", "--username", registry.username, "--password-stdin",
                  registry.address],
-                input=registry.password.get_secret_value(), capture_output=True, text=True,
-                check=False, env=self._env(),
+                None,
+                purpose=f"log in to {registry.address}",
+                stdin=registry.password.get_secret_value(),
             )  # fmt: skip
-            if login.returncode != 0:
-                ran = Ran(["docker", "login"], login.returncode, login.stderr, None)
+            if not login.ok:
                 return self._failed(
                     "publish",
                     f"docker login to {registry.address} failed",
-                    ran,
+                    login,
                     "check registry.username and the registry.password secret",
                 )
         pushed: list[str] = []
-        for tag in argv.publish_tags(self.version):
-            ref = argv.image_ref(self.config, tag)
+        for tag, ref in zip(argv.publish_tags(self.version), self.road.publish_refs(), strict=True):
             if tag != self.version:
                 self.run(["docker", "tag", self.image, ref], None)
             ran = self.run(["docker", "push", ref], f"publish-{tag}.log")
@@ -284,12 +315,8 @@ class LocalPipeline:
         )
 
     def deploy(self, environment: str) -> StageResult:
-        name: StageName = "deploy-staging" if environment == "staging" else "deploy-production"
-        smoke = self.config.stages.smoke if environment == "production" else ()
-        command = argv.deploy_argv(
-            str(self.config_path), environment, self.image, version=self.version, smoke=smoke
-        )
-        ran = self.run(command, None, stream=True)
+        name = deploy_stage(environment).name
+        ran = self.run(self.road.deploy_argv(environment), None, stream=True)
         env = self.config.environment(environment)
         if not ran.ok:
             outcome = "rolled back or nothing live changed" if ran.returncode == 1 else ""
@@ -309,7 +336,7 @@ class LocalPipeline:
 
     def integration_test(self) -> StageResult:
         url = self.config.environments.staging.effective_url
-        ran = self.run(argv.integration_test_argv(self.config, url), "integration-test.log")
+        ran = self.run(self.road.integration_test_argv(url), "integration-test.log")
         counts = pytest_counts(ran.output)
         if not ran.ok:
             return self._failed(
@@ -327,18 +354,8 @@ class LocalPipeline:
         )
 
     def stages(self, through: StageName = "deploy-production") -> list[tuple[StageName, StageFn]]:
-        """The graph in order, up to and including `through`."""
-        table: dict[StageName, StageFn] = {
-            "test": self.test,
-            "build": self.build,
-            "scan": self.scan,
-            "publish": self.publish,
-            "deploy-staging": lambda: self.deploy("staging"),
-            "integration-test": self.integration_test,
-            "deploy-production": lambda: self.deploy("production"),
-        }
-        names = STAGES[: STAGES.index(through) + 1]
-        return [(name, table[name]) for name in names]
+        """The core's road in order, up to and including `through`."""
+        return bind(self, stages_through(through))
 
 
 # The deploy stages run `gangway deploy`, which tells the webhooks itself.
@@ -391,9 +408,3 @@ def _digest_for(repo_digests_json: str, registry: str) -> str:
         if isinstance(entry, str) and entry.startswith(registry + "/") and "@" in entry:
             return entry.rsplit("@", 1)[1]
     return ""
-
-
-def _shell(command: Sequence[str]) -> str:
-    import shlex
-
-    return shlex.join(command)

@@ -14,15 +14,17 @@ def scan_stage(runner: LocalPipeline) -> StageResult:
     """Run the scan stage (Trivy, the gate, the reports) and turn its verdict into a
     stage result: blocked, a scanner error, and "unavailable" with `scan.required`
     fail the stage; "unavailable" without it passes, saying so."""
-    from gangway.scan.stage import run_scan_stage, trivy_runner
+    from gangway.scan.stage import choose_trivy, run_scan_stage
 
-    trivy = trivy_runner(runner.config.scan, binary=runner.trivy_binary)
+    # The core picks the runner: the air-gapped profile means the local binary.
+    trivy = choose_trivy(runner.config, binary=runner.trivy_binary)
     result = run_scan_stage(
         runner.config,
         runner.image,
         runner.out_dir / "scan",
         trivy=trivy,
         progress_stream=runner.stream,
+        executor=runner.runs,
         root=runner.root,
     )
     return StageResult(
