@@ -17,6 +17,7 @@ from gangway.cli.common import (
     print_json,
     require_secrets,
 )
+from gangway.errors import ConfigError, ConfigProblem
 from gangway.masking import redact
 from gangway.notify import Notifier
 from gangway.notify.payloads import Action
@@ -32,20 +33,34 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     json_flag = json_option()
     waiting = lock_wait_option()
 
-    release = argparse.ArgumentParser(add_help=False)
-    release.add_argument("--image", required=True, help="image reference to deploy")
-    release.add_argument("--version", help="version to record (default: the image tag)")
-    release.add_argument(
-        "--smoke",
-        metavar="COMMAND",
-        help="a command run on this machine against the new color's preview URL, given "
-        "as {url}, before the switch; a failure backs the release out "
-        '(e.g. "pytest tests/deployed -m smoke --base-url {url}")',
-    )
+    def release_options(*, image_required: bool) -> argparse.ArgumentParser:
+        release = argparse.ArgumentParser(add_help=False)
+        release.add_argument("--image", required=image_required, help="image reference to deploy")
+        release.add_argument("--version", help="version to record (default: the image tag)")
+        release.add_argument(
+            "--smoke",
+            metavar="COMMAND",
+            help="a command run on this machine against the new color's preview URL, given "
+            "as {url}, before the switch; a failure backs the release out "
+            '(e.g. "pytest tests/deployed -m smoke --base-url {url}")',
+        )
+        return release
 
+    release = release_options(image_required=True)
     plan = commands.add_parser(
-        "plan", parents=[common, env, release, json_flag],
-        help="print the docker commands a deploy would run; changes nothing",
+        "plan", parents=[common, env, release_options(image_required=False), json_flag],
+        help="print the steps a deploy (--image) or a rollback (--rollback) would run, "
+        "commands, waits and checks with their thresholds; changes nothing",
+    )  # fmt: skip
+    plan.add_argument(
+        "--rollback", action="store_true", help="plan a rollback instead of a deploy"
+    )
+    plan.add_argument(
+        "--to", metavar="VERSION", help="with --rollback: the version to go back to"
+    )
+    plan.add_argument(
+        "--allow-destructive", action="store_true",
+        help="plan as `deploy --allow-destructive` would run",
     )  # fmt: skip
     plan.set_defaults(command=run_plan)
 
@@ -91,18 +106,31 @@ def _announcement(deployer: Deployer, action: Action, version: str, image: str) 
     return Announcement(notifier, deployer, action, version, image)
 
 
+def _plan_usage(problem: str) -> ConfigError:
+    return ConfigError([ConfigProblem(problem, key="gangway plan")])
+
+
 def run_plan(args: argparse.Namespace) -> int:
+    if args.rollback == bool(args.image):
+        raise _plan_usage("give either --image IMAGE (a deploy) or --rollback [--to VERSION]")
+    if args.to and not args.rollback:
+        raise _plan_usage("--to plans a rollback: add --rollback")
     deployer = build_deployer(args, quiet=True)
-    version = args.version or version_of(args.image)
-    plan: Plan = deployer.plan_deploy(
-        args.image, version, allow_destructive=getattr(args, "allow_destructive", False)
-    )
+    plan: Plan
+    if args.rollback:
+        plan = deployer.plan_rollback(args.to)
+        version = plan.release.version if plan.release else ""
+        action = "roll back to"
+    else:
+        version = args.version or version_of(args.image)
+        plan = deployer.plan_deploy(args.image, version, allow_destructive=args.allow_destructive)
+        action = "deploy"
     missing = missing_secrets(deployer)
     if args.json:
         print_json({**plan.to_json(), "missing_secrets": list(missing)})
         return 0
     now = f"live: {plan.previous}" if plan.previous else "nothing live yet"
-    print(f"# plan: deploy {version} to {args.env} ({now})")
+    print(f"# plan: {action} {version} in {args.env} ({now})")
     print(f"# lock: docker create --name {deployer.target.lock} ... (one deploy at a time)")
     if missing:
         print(f"# warning: missing secret(s) {', '.join(missing)}: a deploy would stop here")
