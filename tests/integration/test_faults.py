@@ -3,7 +3,7 @@
 Every cell checks the same three things: live traffic loses no request (except where a
 cell says otherwise), the host's state is consistent (`gangway status` tells the truth
 the app itself tells), and the next normal deploy succeeds. The first line of each
-test's docstring, `Fault N: ...`, names its cell in the README's reliability table.
+test's docstring, `Fault N: ...`, names its cell in the reliability table of docs/reliability.md.
 """
 
 from __future__ import annotations

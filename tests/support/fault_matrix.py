@@ -1,15 +1,16 @@
-"""The README's reliability table, made from the integration run that proves it.
+"""The reliability table of docs/reliability.md, made from the integration run that proves it.
 
 Each fault-matrix test carries `@pytest.mark.fault(N)` (N = the cell of issue 4's
 matrix). The integration conftest records every marked test's outcome; at the end of
 the session `render()` writes a Markdown table to `.gangway/fault-matrix.md`, which
-goes into the README's "Reliability" section between its markers.
+goes into docs/reliability.md (PAGE) between its markers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 CELLS: dict[int, str] = {
     1: "new release crashes at start",
@@ -27,6 +28,7 @@ CELLS: dict[int, str] = {
     13: "database backup restored and verified",
 }
 
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
 START = "<!-- fault-matrix:start -->"
 END = "<!-- fault-matrix:end -->"
 

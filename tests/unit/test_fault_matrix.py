@@ -26,15 +26,14 @@ def test_every_cell_gets_a_row_with_its_verdict() -> None:
     assert "Docker engine 20.10.24" in table
 
 
-def test_the_readme_table_names_every_cell_and_only_tests_that_exist() -> None:
+def test_the_reliability_page_names_every_cell_and_only_tests_that_exist() -> None:
     import re
-    from pathlib import Path
 
-    from tests.support.fault_matrix import END, START
+    from tests.support.docs import ROOT as root
+    from tests.support.fault_matrix import END, PAGE, START
 
-    root = Path(__file__).resolve().parents[2]
-    readme = (root / "README.md").read_text(encoding="utf-8")
-    table = readme[readme.index(START) : readme.index(END)]
+    page = PAGE.read_text(encoding="utf-8")
+    table = page[page.index(START) : page.index(END)]
     rows = [line for line in table.splitlines() if re.match(r"\| \d+ \|", line)]
     assert [int(row.split("|")[1]) for row in rows] == list(CELLS)
     for name in re.findall(r"`(test_\w+\.py)::(test_\w+)`", table):

@@ -1,46 +1,44 @@
-"""The pipeline.toml reference: generated from the models, and the README kept in step."""
+"""The pipeline.toml reference: generated from the models, and docs/reference.md kept in step."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 
 from gangway.config import load_config, render_reference
+from tests.support.docs import ROOT, all_blocks
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+REFERENCE = ROOT / "docs" / "reference.md"
 START, END = "<!-- pipeline-reference:start -->", "<!-- pipeline-reference:end -->"
-TOML_BLOCK = re.compile(r"^```toml\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
-def test_readme_reference_block_matches_the_models() -> None:
-    text = README.read_text(encoding="utf-8") if README.exists() else ""
+def test_reference_page_block_matches_the_models() -> None:
+    text = REFERENCE.read_text(encoding="utf-8") if REFERENCE.exists() else ""
     _, start, rest = text.partition(START)
     block, end, _ = rest.partition(END)
 
-    assert start, f"{README} needs a line {START}"
-    assert end, f"{README} needs a line {END} after {START}"
+    assert start, f"{REFERENCE} needs a line {START}"
+    assert end, f"{REFERENCE} needs a line {END} after {START}"
     assert block.strip("\n") == render_reference().strip("\n"), (
-        "the pipeline.toml reference in README.md is out of date: replace the lines between "
-        f"{START} and {END} with the output of `gangway config --reference`"
+        "the pipeline.toml reference in docs/reference.md is out of date: replace the lines "
+        f"between {START} and {END} with the output of `gangway config --reference`"
     )
 
 
-def test_every_toml_example_in_the_readme_loads(tmp_path: Path) -> None:
-    text = README.read_text(encoding="utf-8") if README.exists() else ""
-    examples = TOML_BLOCK.findall(text)
-    assert examples, f"{README} shows no ```toml example"
+def test_every_toml_example_in_the_readme_and_docs_loads(tmp_path: Path) -> None:
+    examples = all_blocks("toml")
+    assert examples, "the README and docs/ show no ```toml example"
 
     failures = []
     for number, example in enumerate(examples, start=1):
         path = tmp_path / f"example-{number}" / "pipeline.toml"
         path.parent.mkdir()
-        path.write_text(example, encoding="utf-8")
+        path.write_text(example.text, encoding="utf-8")
         try:
             load_config(path, environ={})
         except Exception as exc:  # noqa: BLE001 - report every failing example at once
-            failures.append(f"README ```toml example {number}:\n{exc}")
+            failures.append(f"{example.where}: ```toml example:\n{exc}")
     assert not failures, "\n\n".join(failures)
 
 

@@ -39,8 +39,9 @@ class DeployEvent:
 
 
 def json_payload(event: DeployEvent) -> dict[str, Any]:
-    """The generic JSON body: a flat object whose keys are always present (README,
-    "Notifications"); texts are masked, missing texts are "" and an unknown duration null."""
+    """The generic JSON body: a flat object whose keys are always present
+    (docs/notifications.md); texts are masked, missing texts are "" and an unknown duration
+    null."""
     return {
         "schema_version": SCHEMA_VERSION,
         "event": event.event,

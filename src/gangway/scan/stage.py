@@ -391,7 +391,7 @@ def _unavailable_reason(result: Result, scan: ScanConfig) -> str:
     text = f"{result.stderr}\n{result.stdout}"
     if "DB error" in text or "vulnerability DB" in text:
         hint = (
-            "fill the cache volume on a connected machine (see README, offline mode)"
+            "fill the cache volume on a connected machine (see docs/scan.md, offline mode)"
             if scan.offline
             else "no database could be downloaded; on a machine without access set "
             "scan.offline = true with a pre-filled cache"
@@ -476,7 +476,7 @@ def _hint(result: ScanStageResult, summary: Path) -> str:
         )
     if result.status == "unavailable":
         return (
-            "give Trivy its database (scan.cache_volume, offline mode: see the README) or "
+            "give Trivy its database (scan.cache_volume, offline mode: see docs/scan.md) or "
             "set scan.required = false to let unscanned releases through"
         )
     return f"see {summary} and the progress lines above; run with --verbose for more"

@@ -1,7 +1,8 @@
 """The CI files call only what the module registers, with its argument names.
 
 Every `dagger` command in .github/workflows/*.yml and .gitlab-ci.yml (run lines, script
-lines and the dagger-for-github action's inputs) is parsed like the CLI would: a
+lines and the dagger-for-github action's inputs), and every one in a command block of
+the README or a docs/ page, is parsed like the CLI would: a
 constructor flag must be a constructor argument, the function must exist, each
 `--flag` must be one of its arguments and each required argument must be given.
 """
@@ -17,12 +18,12 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.docs import COMMAND_LANGUAGES, Block, all_blocks
 from tests.unit.dagger.offline import Function, register, walk_registration
 
 ROOT = Path(__file__).resolve().parents[3]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 GITLAB = ROOT / ".gitlab-ci.yml"
-README = ROOT / "README.md"
 ACTION = "dagger/dagger-for-github@"
 # `${{ github.sha }}` holds spaces: one token for shlex.
 _EXPRESSION = re.compile(r"\$\{\{[^}]*\}\}")
@@ -103,17 +104,18 @@ def gitlab_commands(path: Path) -> list[DaggerCommand]:
     return found
 
 
-def readme_commands(path: Path) -> list[DaggerCommand]:
-    """`dagger` lines of the README's sh blocks (continuations joined, comments cut)."""
-    text = path.read_text()
-    blocks = re.findall(r"^```sh\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
-    found = []
-    for block in blocks:
-        for line in block.replace("\\\n", " ").splitlines():
-            line = line.split("  #", 1)[0].strip()
-            if line.startswith("dagger "):
-                found.append(parse(f"README.md: {line[:40]}", line))
-    return found
+def block_commands(block: Block) -> list[DaggerCommand]:
+    """`dagger` lines of one command block (continuations joined, comments cut)."""
+    return [
+        parse(f"{block.where}: {line[:40]}", line)
+        for line in block.commands()
+        if line.startswith("dagger ")
+    ]
+
+
+def doc_commands() -> list[DaggerCommand]:
+    """`dagger` lines of every command block of the README and the docs/ pages."""
+    return [c for block in all_blocks(*COMMAND_LANGUAGES) for c in block_commands(block)]
 
 
 def all_commands() -> list[DaggerCommand]:
@@ -141,7 +143,7 @@ def test_each_provider_checks_pull_requests_and_deploys_main() -> None:
         assert [c.function for c in commands if c.verb == "call"] == ["deploy"]
 
 
-@pytest.mark.parametrize("command", all_commands() + readme_commands(README), ids=lambda c: c.where)
+@pytest.mark.parametrize("command", all_commands() + doc_commands(), ids=lambda c: c.where)
 def test_command_matches_the_module(command: DaggerCommand, functions: dict[str, Function]) -> None:
     assert command.module == ".", f"{command.where}: write `dagger -m . ...`"
     if command.verb in ("functions", "up"):
@@ -163,14 +165,14 @@ def test_command_matches_the_module(command: DaggerCommand, functions: dict[str,
     assert required <= {snake(f) for f in command.flags}, f"{command.where}: missing"
 
 
-def test_the_readme_shows_deploy_check_and_up() -> None:
-    commands = readme_commands(README)
+def test_the_docs_show_deploy_check_and_up() -> None:
+    commands = doc_commands()
     assert {"functions", "check", "up", "call"} <= {c.verb for c in commands}
     assert "deploy" in {c.function for c in commands}
 
 
 def test_secrets_are_passed_through_providers_never_inline() -> None:
-    for command in all_commands() + readme_commands(README):
+    for command in all_commands() + doc_commands():
         for flag in ("registry-password", "ssh-key", "app-secrets"):
             value = command.flags.get(flag)
             if value is not None:
