@@ -91,20 +91,21 @@ def imported_modules(stderr: str) -> set[str]:
     return names
 
 
-def mirror(path: str, root: Path) -> None:
+def mirror(path: str | Path, root: Path) -> None:
     """Copy `path` into `root` at the same place, recreating every symlink on the way."""
-    current = "/"
+    current = Path("/")
     for part in Path(path).parts[1:]:
-        step = os.path.join(current, part)
-        target = root / step.lstrip("/")
-        if os.path.islink(step):
-            link = os.readlink(step)
-            if not os.path.lexists(target):
-                os.symlink(link, target)
-            resolved = os.path.join(current, link)
+        step = current / part
+        target = root / step.relative_to("/")
+        if step.is_symlink():
+            link = step.readlink()
+            if not target.is_symlink():
+                target.symlink_to(link)
+            # `current` holds no symlink, so folding ".." in the link's target is exact.
+            resolved = Path(os.path.normpath(current / link))
             mirror(resolved, root)
-            current = os.path.realpath(resolved)
-        elif os.path.isdir(step):
+            current = resolved.resolve()
+        elif step.is_dir():
             target.mkdir(mode=0o755, exist_ok=True)
             current = step
         else:
@@ -133,7 +134,8 @@ def compiled(source: str, root: Path) -> None:
 def assemble(root: Path, server: str) -> None:
     root.mkdir(mode=0o755, parents=True, exist_ok=True)
     stderr = exercise([sys.executable, *FLAGS, "-X", "importtime", server])
-    sources: set[str] = {os.path.join(sysconfig.get_path("stdlib"), "os.py")}
+    # The interpreter finds its home by this landmark, though it imports os frozen.
+    sources = {str(Path(sysconfig.get_path("stdlib"), "os.py"))}
     binaries = {os.path.realpath(sys.executable)}
     for name in sorted(imported_modules(stderr) - LEFT_OUT):
         try:
@@ -155,9 +157,10 @@ def assemble(root: Path, server: str) -> None:
     # The interpreter finds its platform libraries by this directory, even when it is empty.
     mirror(sysconfig.get_config_var("DESTSHARED"), root)
     mirror(sys.executable, root)
-    if not os.path.lexists(root / PYTHON.lstrip("/")):
-        (root / "usr/bin").mkdir(mode=0o755, parents=True, exist_ok=True)
-        os.symlink(sys.executable, root / PYTHON.lstrip("/"))
+    python = root / PYTHON.lstrip("/")
+    if not python.is_symlink() and not python.exists():
+        python.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+        python.symlink_to(sys.executable)
     app = root / SERVER_PATH.lstrip("/")
     app.parent.mkdir(mode=0o755, exist_ok=True)
     shutil.copyfile(server, app)
@@ -167,7 +170,7 @@ def assemble(root: Path, server: str) -> None:
                        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)  # fmt: skip
     # Libraries outside the loader's built-in paths (/usr/local/lib in python:*-slim) are
     # found through a cache, as on the builder.
-    directories = sorted({os.path.dirname(os.path.realpath(library)) for library in shared})
+    directories = sorted({str(Path(library).resolve().parent) for library in shared})
     (root / "etc").mkdir(mode=0o755, exist_ok=True)
     (root / "etc/ld.so.conf").write_text("".join(f"{d}\n" for d in directories))
     subprocess.run(["ldconfig", "-r", str(root)], check=True)

@@ -1,6 +1,6 @@
 """A bare stdlib HTTP app for the tests: port 9000, /healthz and /readyz, a small backlog."""
 
-# Deliberately unlike the sample app (tests/apps/bare/README.md says how and why); it runs
+# Deliberately unlike the sample app (README.md here says how and why); it runs
 # from a scratch image with nothing but the interpreter, so it imports the stdlib only.
 
 from __future__ import annotations
