@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.support import bare_app
-from tests.support.bare_app import BareContainer, docker, logs, running
+from tests.support.bare_app import BareContainer, docker, logs, running, wait_logged
 
 pytestmark = pytest.mark.integration
 
@@ -125,7 +125,7 @@ def test_sigterm_lets_the_in_flight_request_finish_and_exits_0(app: BareContaine
         slow: Future[httpx.Response] = pool.submit(
             httpx.get, f"{app.url}/slow", params={"s": "3"}, timeout=30
         )
-        time.sleep(0.7)
+        wait_logged(app.name, "slow request started")
         took = stop(app.name)
         assert slow.result().status_code == 200
     assert exit_code(app) == 0
@@ -139,12 +139,10 @@ def test_drain_seconds_keeps_serving_unready_then_exits_0(bare_v1: str, bare_net
         ThreadPoolExecutor(max_workers=2) as pool,
     ):  # fmt: skip
         slow = pool.submit(httpx.get, f"{app.url}/slow", params={"s": "5"}, timeout=30)
-        time.sleep(0.5)
+        wait_logged(app.name, "slow request started")
         stopping = pool.submit(stop, app.name)
-        deadline = time.monotonic() + 3
-        while httpx.get(f"{app.url}/readyz", timeout=5).status_code != 503:
-            assert time.monotonic() < deadline, "/readyz kept answering 200 after SIGTERM"
-            time.sleep(0.05)
+        wait_logged(app.name, "SIGTERM: not ready", timeout=10)
+        assert httpx.get(f"{app.url}/readyz", timeout=5).status_code == 503
         # Not ready, but still answering whoever still sends (the router has not noticed).
         during = httpx.get(f"{app.url}/", timeout=5)
         assert (during.status_code, during.text) == (200, "v1")

@@ -93,6 +93,15 @@ def logs(name: str) -> str:
     return proc.stdout + proc.stderr
 
 
+def wait_logged(name: str, text: str, timeout: float = 30) -> None:
+    """Wait until the container has said `text` (the app says when a /slow request starts)."""
+    deadline = time.monotonic() + timeout
+    while text not in logs(name):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name} did not say {text!r} within {timeout:.0f}s")
+        time.sleep(0.1)
+
+
 @dataclass(frozen=True)
 class BareContainer:
     """One running container of the bare app, published on 127.0.0.1."""

@@ -30,6 +30,10 @@ SERVER_PATH = "/app/server.py"
 # Imported by http.client only to offer HTTPS, which the app never speaks; it would bring
 # libssl and libcrypto (about 5 MB) into an image that has no other use for them.
 LEFT_OUT = {"ssl", "_ssl"}
+# glibc loads it at run time to unwind a thread in pthread_exit, which the interpreter
+# calls for daemon threads still running at exit; without it the exit is a SIGSEGV
+# ("libgcc_s.so.1 must be installed for pthread_exit to work").
+DLOPENED = ("libgcc_s.so.1",)
 LDD_LINE = re.compile(r"(?:=>\s*)?(/\S+)\s+\(0x[0-9a-f]+\)")
 
 
@@ -71,7 +75,14 @@ def exercise(argv: list[str]) -> str:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
         raw.sendall(b"NOT HTTP\r\n\r\n")
         raw.recv(4096)
+    # A request in flight at SIGTERM: its thread outlives the drain, as in a real stop.
+    in_flight = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    in_flight.request("GET", "/slow?s=0.5")
+    time.sleep(0.2)
     process.send_signal(signal.SIGTERM)
+    if in_flight.getresponse().status != 200:
+        raise SystemExit("the request in flight at SIGTERM did not get its 200")
+    in_flight.close()
     _, stderr = process.communicate(timeout=30)
     if process.returncode != 0:
         raise SystemExit(f"{argv} exited with {process.returncode}:\n{stderr}")
@@ -120,6 +131,16 @@ def libraries(binary: str) -> set[str]:
     return {match.group(1) for match in map(LDD_LINE.search, out.splitlines()) if match}
 
 
+def cached(soname: str) -> str:
+    """Where the loader's cache puts `soname` (for what ldd cannot see: dlopen)."""
+    out = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        name, _, path = line.strip().partition(" => ")
+        if name.split(" ", 1)[0] == soname and Path(path).exists():
+            return path
+    raise SystemExit(f"{soname} is not in the loader's cache (ldconfig -p)")
+
+
 def compiled(source: str, root: Path) -> None:
     # Unchecked hashes: the pyc is trusted as is, whatever the copied mtimes say.
     py_compile.compile(
@@ -152,6 +173,7 @@ def assemble(root: Path, server: str) -> None:
         mirror(source, root)
         compiled(source, root)
     shared = {library for binary in binaries for library in libraries(binary)}
+    shared |= {cached(name) for name in DLOPENED}
     for path in sorted(binaries | shared):
         mirror(path, root)
     # The interpreter finds its platform libraries by this directory, even when it is empty.

@@ -14,10 +14,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import FrameType
 from urllib.parse import parse_qs, urlsplit
 
 FAULTS = ("", "unhealthy", "crash", "errors")
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
 @dataclass(frozen=True)
@@ -127,6 +127,8 @@ class Handler(BaseHTTPRequestHandler):
             except ValueError:
                 self._answer(400, "s must be a number of seconds\n")
                 return
+            # Said out loud so a test knows the request reached this process (and which).
+            log(f"{settings.version} slow request started ({seconds:g}s)")
             time.sleep(max(0.0, seconds))
             self._answer(200, f"slept {seconds:g}\n")
         else:
@@ -154,23 +156,28 @@ def log(message: str) -> None:
     print(f"bare: {message}", file=sys.stderr, flush=True)
 
 
-def serve(server: BareServer, stop: threading.Event) -> int:
-    """Serve until `stop` is set, then drain: the exit code of the process."""
+def serve(server: BareServer) -> int:
+    """Serve until SIGTERM or SIGINT, then drain: the exit code of the process."""
     settings = server.settings
+    # Blocked before any thread starts, so every thread inherits the mask and the signal
+    # stays pending for sigwait below. With a handler instead, a signal the kernel hands to
+    # a worker thread would not wake a main thread blocked on a lock.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     loop = threading.Thread(target=server.serve_forever, name="accept", daemon=True)
     loop.start()
     log(f"{settings.version} listening on {settings.host}:{server.server_port} "
         f"(backlog {settings.backlog})")  # fmt: skip
-    stop.wait()
+    received = signal.Signals(signal.sigwait(STOP_SIGNALS)).name
     server.draining.set()
     if settings.drain_seconds > 0:
         # The slow drainer: still accepting and answering (but not ready) for a while.
-        log(f"SIGTERM: not ready, still serving for {settings.drain_seconds:g}s")
+        log(f"{received}: not ready, still serving for {settings.drain_seconds:g}s")
         time.sleep(settings.drain_seconds)
     server.shutdown()
     # Stop accepting: connections still queued in the backlog are refused from here on.
     server.socket.close()
-    log(f"stopped accepting; waiting for {server.in_flight.count} request(s) in flight")
+    log(f"{received}: stopped accepting; waiting for {server.in_flight.count} request(s) "
+        "in flight")  # fmt: skip
     server.in_flight.wait_idle()
     log("drained, exiting 0")
     return 0
@@ -185,15 +192,12 @@ def main(environ: Mapping[str, str] = os.environ) -> int:
     if settings.fault == "crash":
         log("FAULT=crash: exiting at start")
         return 3
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    for signum in STOP_SIGNALS:
+        # Never called (the signals stay blocked), but as PID 1 of a container a signal
+        # whose action is the default one would not even be queued.
+        signal.signal(signum, lambda *_: None)
     with BareServer(settings) as server:
-        return serve(server, stop)
+        return serve(server)
 
 
 if __name__ == "__main__":
