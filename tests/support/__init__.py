@@ -1,1 +1,1 @@
-"""Helpers the suites share: PostgreSQL, sshd, a registry, load, the fake host."""
+"""Helpers the suites share: PostgreSQL, sshd, a registry, load, the fake host, the bare app."""

@@ -1,0 +1,1 @@
+"""Apps of the tests' own, unlike the sample app, for gangway to deploy."""

@@ -1,0 +1,1 @@
+"""The bare app: a stdlib server on a scratch image (README.md)."""
