@@ -52,12 +52,8 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
         help="print the steps a deploy (--image) or a rollback (--rollback) would run, "
         "commands, waits and checks with their thresholds; changes nothing",
     )  # fmt: skip
-    plan.add_argument(
-        "--rollback", action="store_true", help="plan a rollback instead of a deploy"
-    )
-    plan.add_argument(
-        "--to", metavar="VERSION", help="with --rollback: the version to go back to"
-    )
+    plan.add_argument("--rollback", action="store_true", help="plan a rollback instead of a deploy")
+    plan.add_argument("--to", metavar="VERSION", help="with --rollback: the version to go back to")
     plan.add_argument(
         "--allow-destructive", action="store_true",
         help="plan as `deploy --allow-destructive` would run",

@@ -29,8 +29,8 @@ from gangway.progress import Progress
 from gangway.release.backups import Backups
 from gangway.release.interpret import Context, Interpreter, now_iso
 from gangway.release.lock import DeployLock
-from gangway.release.plan import Plan
-from gangway.release.planner import Planner, version_of
+from gangway.release.plan import Plan, version_of
+from gangway.release.planner import Planner
 from gangway.release.probes import Pollers, ReadinessProbe, http_readiness
 from gangway.release.state import (
     ContainerInfo,

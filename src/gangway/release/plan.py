@@ -130,6 +130,15 @@ class Release:
     color: Color
 
 
+def version_of(image: str) -> str:
+    """The version an image reference carries: its tag, else its short digest."""
+    name, _, digest = image.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        return last.split(":", 1)[1]
+    return digest.split(":")[-1][:12] if digest else "latest"
+
+
 @dataclass(frozen=True)
 class Plan:
     """The steps of one command against one environment, as the host reported it."""

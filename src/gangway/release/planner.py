@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from urllib.parse import urlsplit
 
 from gangway.commands import database, docker
 from gangway.commands.database import DatabaseTarget
@@ -31,6 +30,7 @@ from gangway.config import EnvironmentConfig, PipelineConfig
 from gangway.errors import FailedStep
 from gangway.release.backups import backup_commands
 from gangway.release.plan import Check, Phase, Plan, Record, Release, Run, Step, Wait
+from gangway.release.preview import describe_routes, preview_host
 from gangway.release.state import ContainerInfo, HostState, ReleaseRecord, RoutingState
 
 #: The grace `docker stop` gives a color that failed to prove itself or the watch.
@@ -41,40 +41,8 @@ RETIRE_GRACE = 10
 POLL_INTERVAL = 0.5
 
 
-def version_of(image: str) -> str:
-    """The version an image reference carries: its tag, else its short digest."""
-    name, _, digest = image.partition("@")
-    last = name.rsplit("/", 1)[-1]
-    if ":" in last:
-        return last.split(":", 1)[1]
-    return digest.split(":")[-1][:12] if digest else "latest"
-
-
-def describe_routes(routes: Routes) -> str:
-    """`live=blue preview=green`, `maintenance`, for progress lines and plans."""
-    live = "maintenance" if routes.maintenance else f"live={routes.live or 'none'}"
-    return f"{live} preview={routes.preview or 'none'}"
-
-
 def _seconds(value: float) -> int:
     return max(1, round(value))
-
-
-_WILDCARD = frozenset({"0.0.0.0", "::"})  # noqa: S104 - recognising the bind-all address
-_LOOPBACK = frozenset({"127.0.0.1", "::1"})
-
-
-def preview_host(env: EnvironmentConfig) -> str:
-    """Where the deployer reaches the preview port: the bind address, or for a loopback
-    or wildcard bind on a remote engine, that engine's host."""
-    address = env.address
-    if address in _WILDCARD | _LOOPBACK and env.docker_host.startswith(("ssh://", "tcp://")):
-        host = urlsplit(env.docker_host).hostname
-        if host and host != "localhost":
-            return f"[{host}]" if ":" in host else host
-    if address in _WILDCARD:
-        return "127.0.0.1"
-    return f"[{address}]" if ":" in address else address
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from gangway.errors import CommandFailed, DeployFailed, HealthCheckFailed, LockH
 from gangway.execute import RecordingExecutor, Result
 from gangway.health import Probe
 from gangway.progress import Progress
-from gangway.release.planner import preview_host, version_of
+from gangway.release.plan import version_of
+from gangway.release.preview import preview_host
 from gangway.release.state import Outcome, ReleaseRecord
 from tests.support.fake_host import IMAGE_ID, TARGET, FakeHost, backend_on
 
