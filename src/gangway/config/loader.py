@@ -382,6 +382,14 @@ def _apply(
     if not all(parts):
         problem("not a key path: a level is empty (levels are separated by '.' or '__')")
         return None
+    annotation: object = PipelineConfig
+    for depth, part in enumerate(parts):
+        if get_origin(value_type(annotation)) is list and not _is_index(part):
+            where = _dotted(parts[:depth])
+            problem(f"{part!r} is not an item number: the items of {where} are numbered "
+                    "0, 1, 2... in ASCII digits")  # fmt: skip
+            return None
+        annotation = _child(annotation, int(part) if _is_index(part) else part)
     value = override.value
     if isinstance(value, str) and override.source.kind in ("env", "secret"):
         value = _from_text(value, _annotation_at(_loc(parts)))

@@ -10,6 +10,13 @@ import sys
 from typing import Any
 
 from gangway.config import ENVIRONMENT_NAMES, load_config, parse_duration
+from gangway.config.values import (
+    check_image_reference,
+    check_lock_wait,
+    check_rollback_target,
+    check_version,
+    flag_value,
+)
 from gangway.errors import ConfigError, ConfigProblem, ValueSource
 from gangway.execute import DockerCli
 from gangway.masking import MASK, redact
@@ -34,14 +41,21 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     waiting.add_argument(
         "--lock-wait",
         default=None,
+        type=flag_value(check_lock_wait),
         metavar="DURATION",
         help="queue behind a running deploy for up to this long (e.g. 5m) instead of "
         "failing with exit 3",
     )
 
     release = argparse.ArgumentParser(add_help=False)
-    release.add_argument("--image", required=True, help="image reference to deploy")
-    release.add_argument("--version", help="version to record (default: the image tag)")
+    release.add_argument(
+        "--image", required=True, type=flag_value(check_image_reference),
+        help="image reference to deploy",
+    )  # fmt: skip
+    release.add_argument(
+        "--version", type=flag_value(check_version),
+        help="version to record (default: the image tag)",
+    )  # fmt: skip
     release.add_argument(
         "--smoke",
         metavar="COMMAND",
@@ -70,7 +84,10 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "rollback", parents=[common, env, json_flag, waiting],
         help="go back to the previous (or a named) release",
     )  # fmt: skip
-    rollback.add_argument("--to", metavar="VERSION", help="version to go back to")
+    rollback.add_argument(
+        "--to", metavar="VERSION", type=flag_value(check_rollback_target),
+        help="version to go back to",
+    )  # fmt: skip
     rollback.set_defaults(command=run_rollback)
 
     status = commands.add_parser(
