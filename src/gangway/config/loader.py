@@ -106,7 +106,9 @@ def load_config(
     defect = data_defect(data)
     if defect is not None:
         loc, message = defect
-        problems.append(ConfigProblem(message, file=file, key=_dotted(loc) or None))
+        line, column = nesting_position(path.read_text(encoding="utf-8"), comments=True)
+        key = _dotted(loc[:8]) + (".…" if len(loc) > 8 else "")
+        problems.append(ConfigProblem(message, file=file, key=key, line=line, column=column))
         raise ConfigError(problems)
 
     provenance: dict[Loc, ValueSource] = {}
