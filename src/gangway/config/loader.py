@@ -105,9 +105,9 @@ def load_config(
         raise ConfigError(problems)
     defect = data_defect(data)
     if defect is not None:
-        loc, message = defect
+        deep_loc, message = defect
         line, column = nesting_position(path.read_text(encoding="utf-8"), comments=True)
-        key = _dotted(loc[:8]) + (".…" if len(loc) > 8 else "")
+        key = _dotted(deep_loc[:8]) + (".…" if len(deep_loc) > 8 else "")
         problems.append(ConfigProblem(message, file=file, key=key, line=line, column=column))
         raise ConfigError(problems)
 
@@ -349,7 +349,7 @@ def _json_message(exc: json.JSONDecodeError) -> str:
     # json's "Unterminated string starting at" already ends with "at".
     joint = " " if exc.msg.endswith(" at") else " at "
     text = f"{exc.msg}{joint}line {exc.lineno}, column {exc.colno}"
-    if exc.pos >= len(exc.doc.rstrip()):
+    if exc.pos >= len(exc.doc.rstrip()) or exc.msg.startswith("Unterminated string"):
         text += " (the text ends early)"
     return text
 
@@ -461,11 +461,13 @@ def _message(error: ErrorDetails, loc: Loc) -> str:
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         if _is_model(annotation):
             assert isinstance(annotation, type)
+            assert issubclass(annotation, BaseModel)
             return f"expected a table with the keys {', '.join(annotation.model_fields)}"
         return "expected a table"
     if kind == "list_type":
         if get_origin(annotation) is list and _is_model(item := get_args(annotation)[0]):
             assert isinstance(item, type)
+            assert issubclass(item, BaseModel)
             return (
                 f"expected an array of tables ([[{_dotted(loc)}]] entries, each with the "
                 f"keys {', '.join(item.model_fields)})"

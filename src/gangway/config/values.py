@@ -88,8 +88,8 @@ def check_lock_wait(value: str) -> timedelta:
     try:
         return parse_duration(value, maximum=MAX_LOCK_WAIT)
     except PydanticCustomError as exc:
-        raise ValueError(f"{exc.message()} (e.g. '30s', '5m'; at most "
-                         f"{format_duration(MAX_LOCK_WAIT)})") from None  # fmt: skip
+        raise ValueError(f"{exc.message()}: expected a duration such as '30s' or '5m', at "
+                         f"most {format_duration(MAX_LOCK_WAIT)}") from None  # fmt: skip
 
 
 T = TypeVar("T")

@@ -156,9 +156,11 @@ def parse_report(data: bytes | str, *, file: str = "<report>") -> Report:
         # Trivy writes no report (or an empty one) when it stops on a fatal error.
         raise ReportUnreadable(file, "empty file: Trivy wrote no report (did the scan fail?)")
     try:
-        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
     except UnicodeDecodeError as exc:
-        line, column = line_column(data[: exc.start].decode("utf-8", "replace"), exc.start)
+        assert isinstance(data, bytes)
+        before = data[: exc.start].decode("utf-8", "replace")
+        line, column = line_column(before, len(before))
         raise ReportUnreadable(
             file, f"not JSON: the file is not UTF-8 text (at line {line}, column {column})"
         ) from None
@@ -212,7 +214,7 @@ def _decode(text: str, file: str) -> object:
         # json's "Unterminated string starting at" already ends with "at".
         joint = " " if exc.msg.endswith(" at") else " at "
         message = f"not JSON: {exc.msg}{joint}line {exc.lineno}, column {exc.colno}"
-        if exc.pos >= len(exc.doc.rstrip()):
+        if exc.pos >= len(exc.doc.rstrip()) or exc.msg.startswith("Unterminated string"):
             message += " (the file ends early: was the report cut off?)"
         raise ReportUnreadable(file, message) from None
     except _Refused as exc:
