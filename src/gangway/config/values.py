@@ -88,8 +88,10 @@ def check_lock_wait(value: str) -> timedelta:
     try:
         return parse_duration(value, maximum=MAX_LOCK_WAIT)
     except PydanticCustomError as exc:
-        raise ValueError(f"{exc.message()}: expected a duration such as '30s' or '5m', at "
-                         f"most {format_duration(MAX_LOCK_WAIT)}") from None  # fmt: skip
+        message = exc.message()
+        if "at most" not in message:
+            message += f"; at most {format_duration(MAX_LOCK_WAIT)}"
+        raise ValueError(message) from None
 
 
 T = TypeVar("T")
