@@ -97,8 +97,30 @@ class ConfigProblem:
 
 
 def _show(value: object, limit: int = 80) -> str:
-    text = ("true" if value else "false") if isinstance(value, bool) else repr(value)
+    text = _brief(value, depth=0)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _brief(value: object, depth: int) -> str:
+    """A short repr that never fails: huge ints, deep nesting and long lists are cut."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int) and value.bit_length() > 200:
+        # repr() of an int of more than 4300 digits raises ValueError.
+        return f"a number of about {int(value.bit_length() * 0.30103)} digits"
+    if isinstance(value, str):
+        return repr(value[:100])
+    if isinstance(value, dict):
+        if depth >= 3:
+            return "{...}"
+        pairs = [f"{_brief(k, depth + 1)}: {_brief(v, depth + 1)}" for k, v in value.items()]
+        return "{" + ", ".join(pairs[:5]) + (", ..." if len(pairs) > 5 else "") + "}"
+    if isinstance(value, list | tuple):
+        if depth >= 3:
+            return "[...]"
+        items = [_brief(item, depth + 1) for item in list(value)[:5]]
+        return "[" + ", ".join(items) + (", ..." if len(value) > 5 else "") + "]"
+    return repr(value)
 
 
 class GangwayError(Exception):
@@ -187,3 +209,13 @@ class ReportUnreadable(GangwayError):
 
 class PendingUnreadable(GangwayError):
     """The app's `migrations.pending` command printed something other than the expected JSON."""
+
+
+class NumberRefused(ValueError):
+    """A JSON number a report could never need (thousands of digits, inf), refused while
+    parsing; the report loader turns it into ReportUnreadable with its position."""
+
+    def __init__(self, text: str, why: str) -> None:
+        super().__init__(why)
+        self.text = text
+        self.why = why

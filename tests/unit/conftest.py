@@ -7,8 +7,23 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from gangway.masking import MASK
+
+# The property suites (tests/unit/config, tests/unit/scan): CI runs 1,000 examples per
+# category; locally a lighter run. No example database: nothing written to the tree.
+settings.register_profile(
+    "ci",
+    max_examples=1000,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", max_examples=100, deadline=None, database=None)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "dev")
+)
 
 MINIMAL_TOML = """\
 [app]

@@ -61,8 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verbose:
             traceback.print_exc()
         print(
-            f"error: unexpected {type(exc).__name__}: {redact(str(exc))} (run with --verbose "
-            "for the traceback)",
+            f"error: unexpected {type(exc).__name__}: {redact(str(exc))}; this is a bug in "
+            "gangway, please report it (run with --verbose for the traceback)",
             file=sys.stderr,
         )
         return EXIT_UNEXPECTED

@@ -11,10 +11,12 @@ import argparse
 import json
 import os
 import shlex
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from gangway.config import ENVIRONMENT_NAMES, load_config, parse_duration
+from gangway.config import ENVIRONMENT_NAMES, load_config
+from gangway.config.values import check_lock_wait, flag_value
 from gangway.errors import ConfigError, ConfigProblem, ValueSource
 from gangway.execute import DockerCli
 from gangway.masking import MASK
@@ -56,6 +58,7 @@ def lock_wait_option() -> argparse.ArgumentParser:
     parent.add_argument(
         "--lock-wait",
         default=None,
+        type=flag_value(check_lock_wait),
         metavar="DURATION",
         help="queue behind a running deploy for up to this long (e.g. 5m) instead of "
         "failing with exit 3",
@@ -67,13 +70,8 @@ def lock_wait(args: argparse.Namespace) -> float:
     """--lock-wait in seconds (0: fail at once if the environment is locked)."""
     if args.lock_wait is None:
         return 0.0
-    try:
-        return parse_duration(args.lock_wait).total_seconds()
-    except ValueError as exc:
-        raise ConfigError(
-            [ConfigProblem(str(exc), key="--lock-wait", value=args.lock_wait,
-                           source=ValueSource("override", "--lock-wait"))]
-        ) from exc  # fmt: skip
+    wait: timedelta = args.lock_wait  # checked and parsed by the option's type
+    return wait.total_seconds()
 
 
 def print_json(document: object) -> None:

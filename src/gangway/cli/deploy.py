@@ -17,6 +17,12 @@ from gangway.cli.common import (
     print_json,
     require_secrets,
 )
+from gangway.config.values import (
+    check_image_reference,
+    check_rollback_target,
+    check_version,
+    flag_value,
+)
 from gangway.errors import ConfigError, ConfigProblem
 from gangway.masking import redact
 from gangway.notify import Notifier
@@ -35,8 +41,14 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
 
     def release_options(*, image_required: bool) -> argparse.ArgumentParser:
         release = argparse.ArgumentParser(add_help=False)
-        release.add_argument("--image", required=image_required, help="image reference to deploy")
-        release.add_argument("--version", help="version to record (default: the image tag)")
+        release.add_argument(
+            "--image", required=image_required, type=flag_value(check_image_reference),
+            help="image reference to deploy",
+        )  # fmt: skip
+        release.add_argument(
+            "--version", type=flag_value(check_version),
+            help="version to record (default: the image tag)",
+        )  # fmt: skip
         release.add_argument(
             "--smoke",
             metavar="COMMAND",
@@ -53,7 +65,10 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
         "commands, waits and checks with their thresholds; changes nothing",
     )  # fmt: skip
     plan.add_argument("--rollback", action="store_true", help="plan a rollback instead of a deploy")
-    plan.add_argument("--to", metavar="VERSION", help="with --rollback: the version to go back to")
+    plan.add_argument(
+        "--to", metavar="VERSION", type=flag_value(check_rollback_target),
+        help="with --rollback: the version to go back to",
+    )  # fmt: skip
     plan.add_argument(
         "--allow-destructive", action="store_true",
         help="plan as `deploy --allow-destructive` would run",
@@ -74,7 +89,10 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
         "rollback", parents=[common, env, json_flag, waiting],
         help="go back to the previous (or a named) release",
     )  # fmt: skip
-    rollback.add_argument("--to", metavar="VERSION", help="version to go back to")
+    rollback.add_argument(
+        "--to", metavar="VERSION", type=flag_value(check_rollback_target),
+        help="version to go back to",
+    )  # fmt: skip
     rollback.set_defaults(command=run_rollback)
 
     status = commands.add_parser(

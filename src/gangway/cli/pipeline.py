@@ -10,6 +10,7 @@ from pathlib import Path
 
 from gangway.cli.common import Subcommands, config_path
 from gangway.config import load_config
+from gangway.config.values import check_version, flag_value
 from gangway.stages.graph import STAGES, render_table, run_stages
 from gangway.stages.local import (
     LocalPipeline,
@@ -42,6 +43,7 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     pipeline.add_argument(
         "--version",
         dest="release_version",
+        type=flag_value(check_version),
         metavar="V",
         help="version (image tag) to publish and deploy (default: the git commit)",
     )

@@ -17,9 +17,18 @@ from pathlib import Path
 from typing import Final, get_args, get_origin
 
 from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
 from gangway.config.model import ConfigOrigin, PipelineConfig, value_type
+from gangway.config.syntax import (
+    data_defect,
+    long_number_position,
+    nesting_position,
+    opening_position,
+    printable,
+    undecodable_byte,
+)
 from gangway.errors import FILE_SOURCE, NO_VALUE, ConfigError, ConfigProblem, ValueSource
 
 ENV_PREFIX: Final = "GANGWAY_"
@@ -40,6 +49,16 @@ AIRGAPPED_PROFILE: Final[Mapping[str, object]] = {
 }
 _TRUE: Final = frozenset({"1", "true", "yes"})
 _FALSE: Final = frozenset({"", "0", "false", "no"})
+# How the text of a variable or secret file is read for a key that wants a number or a flag
+# (ASCII digits only: int() would read "٣" or "３" as 3).
+_TEXT_INT = re.compile(r"[+-]?[0-9]{1,4000}")
+_TEXT_FLOAT = re.compile(
+    r"[+-]?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})(?:[eE][+-]?[0-9]{1,4})?"
+)
+_TEXT_FLAGS: Final = {"1": True, "true": True, "yes": True, "on": True,
+                      "0": False, "false": False, "no": False, "off": False}  # fmt: skip
+#: Substrings of a key name that say its value is or may be a credential.
+_SECRET_WORDS = re.compile(r"password|passwd|token|credential|api_?key|webhook", re.I)
 _TOML_POSITION = re.compile(r" \(at line (\d+), column (\d+)\)$| \(at end of document\)$")
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 #: A file of the secrets directory that holds one of the app's secrets, not a config key.
@@ -75,7 +94,7 @@ def load_config(
     layers: list[_Override] = [
         *_airgapped_layer(environ, problems),
         *_secret_layer(secrets_dir, environ, file, problems),
-        *_environment_layer(environ),
+        *_environment_layer(environ, file, problems),
         *(
             _Override(tuple(key.split(".")), value, ValueSource("override", f"override {key}"))
             for key, value in (overrides or {}).items()
@@ -83,6 +102,13 @@ def load_config(
     ]
     data = _read_toml(path, problems)
     if data is None:
+        raise ConfigError(problems)
+    defect = data_defect(data)
+    if defect is not None:
+        deep_loc, message = defect
+        line, column = nesting_position(path.read_text(encoding="utf-8"), comments=True)
+        key = _dotted(deep_loc[:8]) + (".…" if len(deep_loc) > 8 else "")
+        problems.append(ConfigProblem(message, file=file, key=key, line=line, column=column))
         raise ConfigError(problems)
 
     provenance: dict[Loc, ValueSource] = {}
@@ -126,10 +152,43 @@ def _read_toml(path: Path, problems: list[ConfigProblem]) -> dict[str, object] |
             message = message[: match.start()]
             if match.group(1):
                 line, column = int(match.group(1)), int(match.group(2))
+            else:
+                # tomllib reports a string or array still open at the end of the file at
+                # the end; the place to fix is where it opened.
+                line, column = opening_position(text, _parses)
+                message += " (opened here, still open at the end of the file)"
         problems.append(
             ConfigProblem(f"invalid TOML: {message}", file=file, line=line, column=column)
         )
-        return None
+    except RecursionError:
+        line, column = nesting_position(text, comments=True)
+        problems.append(
+            ConfigProblem(
+                "invalid TOML: arrays or inline tables nested too deeply (pipeline.toml "
+                "needs a few levels)",
+                file=file, line=line, column=column,
+            )
+        )  # fmt: skip
+    except ValueError:
+        # tomllib lets int()'s limit on digits through as a ValueError.
+        found = long_number_position(text)
+        line, column, digits = found if found else (None, None, 0)
+        problems.append(
+            ConfigProblem(
+                f"invalid TOML: a number of {digits or 'too many'} digits; no key takes a "
+                "number that long",
+                file=file, line=line, column=column,
+            )
+        )  # fmt: skip
+    return None
+
+
+def _parses(text: str) -> bool:
+    try:
+        tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, RecursionError, ValueError):
+        return False
+    return True
 
 
 def _airgapped_layer(environ: Mapping[str, str], problems: list[ConfigProblem]) -> list[_Override]:
@@ -168,6 +227,14 @@ def _secret_layer(
     for entry in sorted(secrets_dir.iterdir()):
         if entry.name.startswith(".") or entry.is_dir() or APP_SECRET_FILE.fullmatch(entry.name):
             continue
+        bad = undecodable_byte(entry.name)
+        if bad is not None:
+            problems.append(
+                ConfigProblem(f"the file name is not UTF-8 ({bad}); secret files are named "
+                              "after a key path such as registry.password",
+                              file=printable(str(entry)))
+            )  # fmt: skip
+            continue
         try:
             value = entry.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -180,15 +247,44 @@ def _secret_layer(
     return layer
 
 
-def _environment_layer(environ: Mapping[str, str]) -> list[_Override]:
+def _environment_layer(
+    environ: Mapping[str, str], file: str, problems: list[ConfigProblem]
+) -> list[_Override]:
     layer = []
     for name in sorted(environ):
         if not name.startswith(ENV_PREFIX) or name in RESERVED_VARIABLES:
             continue
-        segments = name[len(ENV_PREFIX) :].split(ENV_SEPARATOR)
-        layer.append(
-            _Override(_env_key(segments), _env_value(environ[name]), ValueSource("env", name))
-        )
+        raw = environ[name]
+        source = ValueSource("env", printable(name))
+        bad = undecodable_byte(name)
+        if bad is not None:
+            problems.append(
+                ConfigProblem(f"the variable's name is not UTF-8 ({bad})", source=source)
+            )
+            continue
+        parts = _env_key(name[len(ENV_PREFIX) :].split(ENV_SEPARATOR))
+
+        def problem(
+            message: str, parts: tuple[str, ...] = parts, source: ValueSource = source
+        ) -> None:
+            problems.append(ConfigProblem(message, file=file, key=_dotted(parts), source=source))
+
+        bad = undecodable_byte(raw)
+        if bad is not None:
+            # The value is never shown: it may be a secret, and it cannot be printed anyway.
+            problem(f"the value is not UTF-8 text ({bad}); set it as UTF-8")
+            continue
+        try:
+            value = _env_value(raw, structured=_is_structured(_annotation_at(_loc(parts))))
+        except ValueError as exc:
+            problem(str(exc))
+            continue
+        defect = data_defect(value)
+        if defect is not None:
+            loc, message = defect
+            problem(f"the JSON value {message}" + (f" at {_dotted(loc)}" if loc else ""))
+            continue
+        layer.append(_Override(parts, value, source))
     return layer
 
 
@@ -200,20 +296,78 @@ def _env_key(segments: list[str]) -> tuple[str, ...]:
         in_table = get_origin(value_type(annotation)) is dict
         part = segment if in_table else segment.lower()
         parts.append(part)
-        annotation = _child(annotation, int(part) if part.isdigit() else part)
+        annotation = _child(annotation, int(part) if _is_index(part) else part)
     return tuple(parts)
 
 
-def _env_value(raw: str) -> object:
-    """JSON arrays and objects are taken as such; anything else stays a string."""
-    if raw.lstrip().startswith(("[", "{")):
-        try:
-            parsed = json.loads(raw)
-        except ValueError:
+def _is_index(part: str) -> bool:
+    """A list index as a key path writes it: ASCII digits (not `²` or `٣`), not absurdly long."""
+    return part.isascii() and part.isdigit() and len(part) <= 9
+
+
+def _loc(parts: tuple[str, ...]) -> Loc:
+    return tuple(int(part) if _is_index(part) else part for part in parts)
+
+
+def _is_structured(annotation: object) -> bool:
+    container = value_type(annotation)
+    return get_origin(container) in (list, dict) or _is_model(container)
+
+
+def _env_value(raw: str, *, structured: bool) -> object:
+    """JSON arrays and objects are taken as such; anything else stays a string.
+
+    For a key that wants an array or a table, text that starts like JSON must be JSON:
+    its syntax error (with line and column) is a ValueError. For any other key such text
+    is a string, as it may well be (`description = "[beta] notes"`).
+    """
+    if not raw.lstrip().startswith(("[", "{")):
+        return raw
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        if not structured:
             return raw
-        if isinstance(parsed, list | dict):
-            return parsed
+        raise ValueError(f"invalid JSON: {_json_message(exc)}") from None
+    except RecursionError:
+        line, column = nesting_position(raw, comments=False)
+        raise ValueError(
+            f"invalid JSON: nested too deeply at line {line}, column {column} "
+            "(pipeline.toml needs a few levels)"
+        ) from None
+    except ValueError:
+        # int()'s limit on digits, let through by json as a plain ValueError.
+        found = long_number_position(raw)
+        where = f" at line {found[0]}, column {found[1]}" if found else ""
+        raise ValueError(f"invalid JSON: a number of too many digits{where}") from None
+    if isinstance(parsed, list | dict):
+        return parsed
     return raw
+
+
+def _json_message(exc: json.JSONDecodeError) -> str:
+    # json's "Unterminated string starting at" already ends with "at".
+    joint = " " if exc.msg.endswith(" at") else " at "
+    text = f"{exc.msg}{joint}line {exc.lineno}, column {exc.colno}"
+    if exc.pos >= len(exc.doc.rstrip()) or exc.msg.startswith("Unterminated string"):
+        text += " (the text ends early)"
+    return text
+
+
+def _from_text(text: str, annotation: object) -> object:
+    """The text of a variable or secret file as the scalar the key wants, when it reads as one.
+
+    Text that does not read as one stays text, for the model to refuse with the key path.
+    """
+    target = value_type(annotation)
+    stripped = text.strip()
+    if target is bool:
+        return _TEXT_FLAGS.get(stripped.lower(), text)
+    if target is int and _TEXT_INT.fullmatch(stripped):
+        return int(stripped)
+    if target is float and _TEXT_FLOAT.fullmatch(stripped):
+        return float(stripped)
+    return text
 
 
 def _apply(
@@ -230,13 +384,24 @@ def _apply(
     if not all(parts):
         problem("not a key path: a level is empty (levels are separated by '.' or '__')")
         return None
+    annotation: object = PipelineConfig
+    for depth, part in enumerate(parts):
+        if get_origin(value_type(annotation)) is list and not _is_index(part):
+            where = _dotted(parts[:depth])
+            problem(f"{part!r} is not an item number: the items of {where} are numbered "
+                    "0, 1, 2... in ASCII digits")  # fmt: skip
+            return None
+        annotation = _child(annotation, int(part) if _is_index(part) else part)
+    value = override.value
+    if isinstance(value, str) and override.source.kind in ("env", "secret"):
+        value = _from_text(value, _annotation_at(_loc(parts)))
     node: dict[str, object] | list[object] = data
     loc: list[str | int] = []
     for depth, part in enumerate(parts):
         last = depth == len(parts) - 1
-        fresh: object = override.value if last else ([] if parts[depth + 1].isdigit() else {})
+        fresh: object = value if last else ([] if _is_index(parts[depth + 1]) else {})
         if isinstance(node, list):
-            if not part.isdigit() or int(part) > len(node):
+            if not _is_index(part) or int(part) > len(node):
                 where = _dotted(tuple(loc))
                 problem(f"no item {part} in {where}, which has {len(node)} (items count from 0)")
                 return None
@@ -274,7 +439,7 @@ def _problem_from(
     if "at" in context:  # a check on a section that blames one of its keys
         loc = (*loc, str(context["at"]))
         value = context.get("port", value)
-    message = _message(error)
+    message = _message(error, loc)
     if loc and loc[-1] == "[key]":
         loc = loc[:-1]
         value = loc[-1]
@@ -284,17 +449,29 @@ def _problem_from(
         message, value = _unknown_key(loc), NO_VALUE
     elif kind == "missing":
         message, value = _missing(loc), NO_VALUE
-    secret = source.kind == "secret" or _is_secret(loc)
+    secret = source.kind == "secret" or _is_secret(loc) or _looks_secret(value)
     return ConfigProblem(
         message, file=file, key=_dotted(loc), value=value, source=source, secret=secret
     )
 
 
-def _message(error: ErrorDetails) -> str:
+def _message(error: ErrorDetails, loc: Loc) -> str:
     kind = error["type"]
+    annotation = value_type(_annotation_at(loc))
     if kind in ("model_type", "model_attributes_type", "dict_type"):
+        if _is_model(annotation):
+            assert isinstance(annotation, type)
+            assert issubclass(annotation, BaseModel)
+            return f"expected a table with the keys {', '.join(annotation.model_fields)}"
         return "expected a table"
     if kind == "list_type":
+        if get_origin(annotation) is list and _is_model(item := get_args(annotation)[0]):
+            assert isinstance(item, type)
+            assert issubclass(item, BaseModel)
+            return (
+                f"expected an array of tables ([[{_dotted(loc)}]] entries, each with the "
+                f"keys {', '.join(item.model_fields)})"
+            )
         return "expected an array"
     message = error["msg"].removeprefix("Value error, ")
     if kind.endswith("_parsing"):
@@ -372,4 +549,37 @@ def _is_model(annotation: object) -> bool:
 
 
 def _is_secret(loc: Loc) -> bool:
-    return value_type(_annotation_at(loc)) is SecretStr
+    """Whether the value at `loc` is, holds or may hold a secret: never echo it then."""
+    if any(isinstance(part, str) and _SECRET_WORDS.search(part) for part in loc):
+        return True
+    return _holds_secret(_annotation_at(loc))
+
+
+def _holds_secret(annotation: object, depth: int = 0) -> bool:
+    annotation = value_type(annotation)
+    if annotation is SecretStr:
+        return True
+    if depth > 8:
+        return False
+    if _is_model(annotation):
+        assert isinstance(annotation, type)
+        assert issubclass(annotation, BaseModel)
+        fields: dict[str, FieldInfo] = annotation.model_fields
+        return any(_holds_secret(field.annotation, depth + 1) for field in fields.values())
+    return any(_holds_secret(arg, depth + 1) for arg in get_args(annotation))
+
+
+def _looks_secret(value: object, depth: int = 0) -> bool:
+    """A URL with credentials or a query (webhook tokens live there), anywhere in the value."""
+    if isinstance(value, str):
+        if "://" not in value:
+            return False
+        rest = value.split("://", 1)[1]
+        return "@" in rest.split("/", 1)[0] or "?" in rest or "#" in rest
+    if depth > 4:
+        return False
+    if isinstance(value, dict):
+        return any(_looks_secret(item, depth + 1) for item in [*value, *value.values()][:100])
+    if isinstance(value, list | tuple):
+        return any(_looks_secret(item, depth + 1) for item in value[:100])
+    return False

@@ -23,7 +23,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from gangway.config.durations import Duration
+from gangway.config.durations import AtMost, Duration
+from gangway.config.values import check_image_reference
 from gangway.errors import ValueSource
 
 EnvironmentName = Literal["staging", "production"]
@@ -69,12 +70,72 @@ def _check_secret_http_url(value: SecretStr) -> SecretStr:
     return value
 
 
+_DOCKER_HOST_EXPECTED = (
+    'expected "" (the local engine), unix:///path/to/docker.sock, tcp://host:port '
+    "or ssh://user@host[:port]"
+)
+
+
 def _check_docker_host(value: str) -> str:
-    if value and not value.startswith(("unix://", "tcp://", "ssh://")):
+    if not value:
+        return value
+    if not value.isascii() or not value.startswith(("unix://", "tcp://", "ssh://")):
+        raise PydanticCustomError("docker_host", _DOCKER_HOST_EXPECTED)
+    parts = urlsplit(value)
+    try:
+        port = parts.port
+    except ValueError:
+        raise PydanticCustomError("docker_host", "the port is not in 1–65535; " +
+                                  _DOCKER_HOST_EXPECTED) from None  # fmt: skip
+    if parts.scheme == "unix":
+        missing = "a socket path" if not parts.path.strip("/") else ""
+    else:
+        missing = "a host" if not parts.hostname else ""
+        if port == 0:
+            missing = "a port from 1 to 65535"
+    if missing:
         raise PydanticCustomError(
             "docker_host",
-            'expected "" (the local engine) or an address starting with unix://, tcp:// or ssh://',
+            "{scheme}:// needs {missing}; " + _DOCKER_HOST_EXPECTED,
+            {"scheme": parts.scheme, "missing": missing},
         )
+    return value
+
+
+def _check_image(value: str) -> str:
+    try:
+        return check_image_reference(value)
+    except ValueError as exc:
+        raise PydanticCustomError("image_reference", str(exc)) from None
+
+
+def _whole_number(value: object) -> object:
+    # TOML gives ints as ints; `true`, `8085.0` or "8085" in the file is a mistake, not a
+    # number to coerce (the loader turns the text of GANGWAY_* variables into ints first).
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PydanticCustomError(
+            "int_type", "expected a whole number such as 3 (not true/false, a fraction or text)"
+        )
+    return value
+
+
+def _port_number(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PydanticCustomError(
+            "int_type", "expected a port number: a whole number from 1 to 65535, such as 8080"
+        )
+    return value
+
+
+def _number(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("float_type", "expected a number such as 0.05")
+    return value
+
+
+def _flag(value: object) -> object:
+    if not isinstance(value, bool):
+        raise PydanticCustomError("bool_type", "expected true or false")
     return value
 
 
@@ -129,7 +190,11 @@ SecretName = Annotated[
 UrlPath = Annotated[
     str, _matching(r"/\S*", "url_path", "expected a path starting with '/', such as '/health'")
 ]
-Port = Annotated[int, Field(ge=1, le=65535)]
+Port = Annotated[int, BeforeValidator(_port_number), Field(ge=1, le=65535)]
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+Number = Annotated[float, BeforeValidator(_number), Field(allow_inf_nan=False)]
+Flag = Annotated[bool, BeforeValidator(_flag)]
+ImageReference = Annotated[str, AfterValidator(_check_image)]
 DockerHost = Annotated[str, AfterValidator(_check_docker_host)]
 IpAddress = Annotated[str, AfterValidator(_check_ip)]
 HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
@@ -191,15 +256,15 @@ class ImageConfig(Section):
         default="docker/Dockerfile", description="Dockerfile, relative to the repository root."
     )
     context: str = Field(default=".", description="Build context, relative to the repository root.")
-    base_image: str = Field(
+    base_image: ImageReference = Field(
         default="python:3.12-slim",
         description="Runtime base image, passed to the Dockerfile as a build argument.",
     )
-    builder_image: str = Field(
+    builder_image: ImageReference = Field(
         default="python:3.12",
         description="Builder base image (compilers, headers), passed as a build argument.",
     )
-    pip_no_index: bool = Field(
+    pip_no_index: Flag = Field(
         default=False,
         description="Install Python packages from the wheelhouse `docker/wheels` only, "
         "never from an index (for machines without internet access).",
@@ -219,7 +284,7 @@ class RegistryConfig(Section):
         description="Password or token for `username`; best given as the secret file "
         "`registry.password` or `GANGWAY_REGISTRY__PASSWORD`.",
     )
-    insecure: bool = Field(
+    insecure: Flag = Field(
         default=False, description="Talk plain HTTP to the registry (local registries only)."
     )
 
@@ -293,7 +358,7 @@ class ScanConfig(Section):
         description="Severities that fail the gate, from `UNKNOWN`, `LOW`, `MEDIUM`, `HIGH`, "
         "`CRITICAL`.",
     )
-    ignore_unfixed: bool = Field(
+    ignore_unfixed: Flag = Field(
         default=True, description="Do not fail on vulnerabilities that have no fixed version yet."
     )
     trivy_image: TrivyImage = Field(
@@ -301,7 +366,7 @@ class ScanConfig(Section):
         description="Trivy image that runs the scan, pinned by tag and digest: "
         "`repo:tag@sha256:<64 hex>` (a tag alone can be moved; 0.69.4–0.69.6 were malicious).",
     )
-    offline: bool = Field(
+    offline: Flag = Field(
         default=False,
         description="Never update Trivy's databases: scan with the pre-filled cache only "
         "(air-gapped machines); without a database there the scan is unavailable.",
@@ -310,12 +375,12 @@ class ScanConfig(Section):
         default="gangway-trivy-cache",
         description="Docker volume holding Trivy's cache (vulnerability database) between scans.",
     )
-    required: bool = Field(
+    required: Flag = Field(
         default=True,
         description="Block when the scan cannot run (no Trivy image, no database); "
         "`false` lets the release through with a warning saying it was not scanned.",
     )
-    audit_required: bool = Field(
+    audit_required: Flag = Field(
         default=True,
         description="Block when the dependency audit (pip-audit) cannot reach its "
         "vulnerability service; `false` lets it through with a warning.",
@@ -377,8 +442,9 @@ class StagesConfig(Section):
         description="Run against the new color's preview URL (`{url}`) before production "
         "switches to it; a failure backs the release out. `[]`: no smoke tests.",
     )
-    smoke_timeout: Duration = Field(
-        default=timedelta(minutes=2), description="Bound on the smoke command's run time."
+    smoke_timeout: Annotated[timedelta, AtMost(timedelta(hours=1))] = Field(
+        default=timedelta(minutes=2),
+        description="Bound on the smoke command's run time (at most 1h).",
     )
     audit: list[str] = Field(
         default_factory=lambda: ["app/requirements.txt"],
@@ -400,13 +466,15 @@ class StagesConfig(Section):
 class ProxyConfig(Section):
     """The nginx proxy that owns the public port and switches blue and green."""
 
-    image: str = Field(default="nginx:1.27-alpine", description="nginx image of the proxy.")
+    image: ImageReference = Field(
+        default="nginx:1.27-alpine", description="nginx image of the proxy."
+    )
 
 
 class DatabaseConfig(Section):
     """The database accessory started next to the app."""
 
-    image: str = Field(
+    image: ImageReference = Field(
         default="postgres:16-alpine",
         description="PostgreSQL image: runs the accessory, and pg_dump/pg_restore for backups "
         "(its client must be at least the server's version).",
@@ -432,8 +500,11 @@ class EnvironmentDatabaseConfig(Section):
         "`<app>-<env>-backups`.",
         json_schema_extra={"default_doc": "`<app>-<env>-backups`"},
     )
-    backup_retain: int = Field(
-        default=7, ge=1, description="Backups kept in the volume, newest first (at least 1)."
+    backup_retain: WholeNumber = Field(
+        default=7,
+        ge=1,
+        le=1000,
+        description="Backups kept in the volume, newest first (1 to 1000).",
     )
 
 
@@ -444,15 +515,21 @@ class HealthConfig(Section):
     ready_path: UrlPath = Field(
         default="/ready", description="Readiness path, polled through the preview port."
     )
-    interval: Duration = Field(default=timedelta(seconds=1), description="Time between polls.")
-    timeout: Duration = Field(default=timedelta(seconds=5), description="Timeout of one poll.")
-    deploy_timeout: Duration = Field(
-        default=timedelta(seconds=30),
-        description="How long a new color may take to become ready before the deploy fails.",
+    interval: Annotated[timedelta, AtMost(timedelta(minutes=5))] = Field(
+        default=timedelta(seconds=1), description="Time between polls (at most 5m)."
     )
-    drain_timeout: Duration = Field(
+    timeout: Annotated[timedelta, AtMost(timedelta(minutes=5))] = Field(
+        default=timedelta(seconds=5), description="Timeout of one poll (at most 5m)."
+    )
+    deploy_timeout: Annotated[timedelta, AtMost(timedelta(hours=1))] = Field(
         default=timedelta(seconds=30),
-        description="Grace given to in-flight requests of the old color before it stops.",
+        description="How long a new color may take to become ready before the deploy fails "
+        "(at most 1h).",
+    )
+    drain_timeout: Annotated[timedelta, AtMost(timedelta(hours=1))] = Field(
+        default=timedelta(seconds=30),
+        description="Grace given to in-flight requests of the old color before it stops "
+        "(at most 1h).",
     )
 
 
@@ -470,7 +547,7 @@ class MigrationsConfig(Section):
         "no pending revision, no backup and no migration. `[]`: always back up and migrate "
         "(and no destructive-migration check).",
     )
-    transactional: bool = Field(
+    transactional: Flag = Field(
         default=True,
         description="A failed migration rolls itself back (PostgreSQL DDL in one "
         "transaction). `false`: on failure the database is restored from the backup made "
@@ -481,19 +558,21 @@ class MigrationsConfig(Section):
 class WatchConfig(Section):
     """The window after the switch in which a bad release is rolled back at once."""
 
-    window: Duration = Field(
+    window: Annotated[timedelta, AtMost(timedelta(hours=6))] = Field(
         default=timedelta(seconds=60),
-        description="How long the new color is watched while the old one keeps running.",
+        description="How long the new color is watched while the old one keeps running "
+        "(at most 6h).",
     )
-    max_error_rate: float = Field(
+    max_error_rate: Number = Field(
         default=0.05,
         ge=0,
         le=1,
         description="Share of 5xx responses (0 to 1) above which traffic goes back.",
     )
-    min_requests: int = Field(
+    min_requests: WholeNumber = Field(
         default=20,
         ge=1,
+        le=1_000_000,
         description="Requests the new color must have served in the window before its "
         "error rate is judged; with fewer, the release is kept.",
     )
@@ -548,13 +627,13 @@ class EnvironmentConfig(Section):
         default_factory=EnvironmentDatabaseConfig, description="Database and backups."
     )
     watch: WatchConfig = Field(default_factory=WatchConfig, description="Post-switch watch.")
-    retain: int = Field(
-        default=3, ge=1, description="Releases kept on the host for rollback (at least 1)."
+    retain: WholeNumber = Field(
+        default=3, ge=1, le=100, description="Releases kept on the host for rollback (1 to 100)."
     )
     lock_timeout: Duration = Field(
         default=timedelta(minutes=15),
         description="Age after which a deploy lock whose holder went away is taken over "
-        "(with a warning); longer than any deploy can take.",
+        "(with a warning); longer than any deploy can take (at most 24h).",
     )
 
     @field_validator("url")
@@ -680,8 +759,12 @@ class NotificationsConfig(Section):
     webhooks: list[WebhookConfig] = Field(
         default_factory=list, description="Webhooks, as `[[notifications.webhooks]]` entries."
     )
-    timeout: Duration = Field(default=timedelta(seconds=5), description="Timeout of one POST.")
-    retries: int = Field(default=2, ge=0, le=5, description="Retries of a failed POST (0 to 5).")
+    timeout: Annotated[timedelta, AtMost(timedelta(minutes=5))] = Field(
+        default=timedelta(seconds=5), description="Timeout of one POST (at most 5m)."
+    )
+    retries: WholeNumber = Field(
+        default=2, ge=0, le=5, description="Retries of a failed POST (0 to 5)."
+    )
 
 
 class ConfigOrigin(BaseModel):

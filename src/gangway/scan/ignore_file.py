@@ -13,6 +13,7 @@ from typing import Final, cast
 
 import yaml
 
+from gangway.config.syntax import nesting_position, undecodable_byte
 from gangway.errors import NO_VALUE, ConfigError, ConfigProblem
 from gangway.scan.policy import IgnoreKind, IgnoreRule
 
@@ -23,7 +24,7 @@ SECTIONS: Final[dict[str, IgnoreKind]] = {
     "licenses": "license",
 }
 ENTRY_KEYS: Final = ("id", "paths", "purls", "statement", "expired_at")
-_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+_DATE = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")
 
 
 def load_ignore_file(path: Path) -> tuple[IgnoreRule, ...]:
@@ -57,6 +58,12 @@ def parse_ignore_file(text: str, *, file: str = ".trivyignore.yaml") -> tuple[Ig
         ) from None
     except yaml.YAMLError as exc:
         raise ConfigError([ConfigProblem(f"not valid YAML: {exc}", file=file)]) from None
+    except RecursionError:
+        line, column = nesting_position(text, comments=True)
+        raise ConfigError(
+            [ConfigProblem("not valid YAML: nested too deeply", file=file, line=line,
+                           column=column)]
+        ) from None  # fmt: skip
     reader = _Reader(file)
     rules = reader.document(root)
     if reader.problems:
@@ -158,6 +165,10 @@ class _Reader:
         if not isinstance(node, yaml.ScalarNode) or _is_null(node) or not str(node.value).strip():
             self.problem(node, f"{key} must be non-empty text{why}", key=f"{where}.{key}")
             return None
+        if undecodable_byte(str(node.value)) is not None:
+            self.problem(node, f"{key} holds an escape of a lone surrogate, which is not text",
+                         key=f"{where}.{key}")  # fmt: skip
+            return None
         return str(node.value).strip()
 
     def expiry(self, entry: yaml.Node, fields: dict[str, yaml.Node], where: str) -> date | None:
@@ -185,7 +196,10 @@ class _Reader:
             return ()
         items = node.value if isinstance(node, yaml.SequenceNode) else None
         if items is None or not all(
-            isinstance(item, yaml.ScalarNode) and str(item.value).strip() for item in items
+            isinstance(item, yaml.ScalarNode)
+            and str(item.value).strip()
+            and undecodable_byte(str(item.value)) is None
+            for item in items
         ):
             self.problem(node, "expected a list of non-empty strings", key=f"{where}.{key}")
             return ()

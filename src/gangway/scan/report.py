@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from pathlib import Path
 from typing import Annotated, Final, Literal
 
@@ -11,10 +13,20 @@ from pydantic.alias_generators import to_pascal
 from pydantic_core import ErrorDetails
 
 from gangway.config.model import Severity
-from gangway.errors import ReportUnreadable
+from gangway.config.syntax import data_defect, line_column, nesting_position
+from gangway.errors import NumberRefused, ReportUnreadable
 
+MAX_DEPTH: Final = 64
 SCHEMA_VERSION: Final = 2
 _MAX_SHOWN_ERRORS: Final = 10
+#: Trivy writes line numbers and scores; no field of the model needs a longer integer.
+_MAX_DIGITS: Final = 30
+# A high surrogate not followed by a low one, or a low one alone, each after an even
+# number of backslashes (`\\\\ud800` is a backslash and text, not an escape).
+_LONE_SURROGATE = re.compile(
+    r"(?<!\\)(?:\\\\)*(?:\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+)
 
 
 def _none_as_empty(value: object) -> object:
@@ -144,18 +156,85 @@ def parse_report(data: bytes | str, *, file: str = "<report>") -> Report:
         # Trivy writes no report (or an empty one) when it stops on a fatal error.
         raise ReportUnreadable(file, "empty file: Trivy wrote no report (did the scan fail?)")
     try:
-        document = json.loads(data)
-    except UnicodeDecodeError:
-        raise ReportUnreadable(file, "not JSON: the file is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
+        text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
+    except UnicodeDecodeError as exc:
+        assert isinstance(data, bytes)
+        before = data[: exc.start].decode("utf-8", "replace")
+        line, column = line_column(before, len(before))
         raise ReportUnreadable(
-            file, f"not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+            file, f"not JSON: the file is not UTF-8 text (at line {line}, column {column})"
         ) from None
+    document = _decode(text, file)
+    defect = data_defect(document, limit=MAX_DEPTH)
+    if defect is not None:
+        raise ReportUnreadable(file, _defect_message(text, *defect))
     _check_is_trivy_report(document, file)
     try:
         return Report.model_validate(document)
     except ValidationError as exc:
         raise ReportUnreadable(file, _describe(exc)) from None
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_DIGITS:
+        raise NumberRefused(text, f"a number of {len(text.lstrip('-'))} digits")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise NumberRefused(text, f"a number too large to represent ({text[:20]})")
+    return value
+
+
+def _parse_constant(text: str) -> float:
+    raise NumberRefused(text, f"{text} is not JSON (Python's extension)")
+
+
+def _decode(text: str, file: str) -> object:
+    """The JSON document of a report; every way it fails is ReportUnreadable with a position."""
+    try:
+        return json.loads(
+            text,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+            parse_constant=_parse_constant,
+        )
+    except json.JSONDecodeError as exc:
+        # json's "Unterminated string starting at" already ends with "at".
+        joint = " " if exc.msg.endswith(" at") else " at "
+        message = f"not JSON: {exc.msg}{joint}line {exc.lineno}, column {exc.colno}"
+        if exc.pos >= len(exc.doc.rstrip()) or exc.msg.startswith("Unterminated string"):
+            message += " (the file ends early: was the report cut off?)"
+        raise ReportUnreadable(file, message) from None
+    except NumberRefused as exc:
+        line, column = line_column(text, _number_index(text, exc.text))
+        raise ReportUnreadable(
+            file, f"not a usable report: {exc.why} at line {line}, column {column}"
+        ) from None
+    except RecursionError:
+        line, column = nesting_position(text, MAX_DEPTH, comments=False)
+        raise ReportUnreadable(
+            file, f"not a usable report: nested too deeply at line {line}, column {column}"
+        ) from None
+
+
+def _number_index(text: str, number: str) -> int:
+    match = re.search(rf"(?<![0-9.\w]){re.escape(number)}", text)
+    return match.start() if match else len(text)
+
+
+def _defect_message(text: str, loc: tuple[str | int, ...], problem: str) -> str:
+    where = (json_path(loc[:6]) + ("..." if len(loc) > 6 else "")) or "the document"
+    if "UTF-8" in problem:
+        match = _LONE_SURROGATE.search(text)
+        index = match.end() - 6 if match else len(text)
+        line, column = line_column(text, index)
+        problem = "holds a \\u escape of a lone surrogate, which is not text"
+    else:
+        line, column = nesting_position(text, MAX_DEPTH, comments=False)
+    return f"not a usable report: {where} {problem} (at line {line}, column {column})"
 
 
 def _check_is_trivy_report(document: object, file: str) -> None:

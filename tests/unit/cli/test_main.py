@@ -221,7 +221,8 @@ def test_unexpected_errors_exit_70_and_point_to_verbose(
 
     assert code == 70
     assert err == (
-        "error: unexpected RuntimeError: disk on fire (run with --verbose for the traceback)\n"
+        "error: unexpected RuntimeError: disk on fire; this is a bug in gangway, please "
+        "report it (run with --verbose for the traceback)\n"
     )
 
 
@@ -259,7 +260,8 @@ def test_bad_file_in_a_real_subprocess_exits_2_without_a_traceback(
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
     assert (
-        f"error: {path}: environments.production.port: Input should be a valid integer (got 'abc')"
+        f"error: {path}: environments.production.port: expected a port number: a whole "
+        "number from 1 to 65535, such as 8080 (got 'abc')"
     ) in result.stderr.splitlines()
 
 

@@ -81,7 +81,8 @@ def test_a_string_for_a_port_names_the_key_and_the_value(
     path = write_config(minimal_toml.replace("port = 8081", 'port = "abc"'))
 
     assert problems_of(path) == [
-        f"{path}: environments.production.port: Input should be a valid integer (got 'abc')"
+        f"{path}: environments.production.port: expected a port number: a whole number "
+        "from 1 to 65535, such as 8080 (got 'abc')"
     ]
 
 
@@ -169,8 +170,9 @@ def test_invalid_env_value_names_the_variable(minimal_config: Path) -> None:
     lines = problems_of(minimal_config, environ={"GANGWAY_ENVIRONMENTS__PRODUCTION__PORT": "abc"})
 
     assert lines == [
-        f"{minimal_config}: environments.production.port: Input should be a valid integer "
-        "(got 'abc', from GANGWAY_ENVIRONMENTS__PRODUCTION__PORT)"
+        f"{minimal_config}: environments.production.port: expected a port number: a whole "
+        "number from 1 to 65535, such as 8080 (got 'abc', from "
+        "GANGWAY_ENVIRONMENTS__PRODUCTION__PORT)"
     ]
 
 

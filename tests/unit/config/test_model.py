@@ -141,8 +141,9 @@ def test_docker_host_needs_a_known_scheme(write_config: WriteConfig, minimal_tom
     )
 
     assert error_lines(path) == [
-        'environments.production.docker_host: expected "" (the local engine) or an address '
-        "starting with unix://, tcp:// or ssh:// (got 'prod:2375')"
+        'environments.production.docker_host: expected "" (the local engine), '
+        "unix:///path/to/docker.sock, tcp://host:port or ssh://user@host[:port] "
+        "(got 'prod:2375')"
     ]
 
 
@@ -343,7 +344,7 @@ def test_a_section_given_as_a_value_expects_a_table(
 ) -> None:
     path = write_config('proxy = "nginx"\n' + minimal_toml)
 
-    assert error_lines(path) == ["proxy: expected a table (got 'nginx')"]
+    assert error_lines(path) == ["proxy: expected a table with the keys image (got 'nginx')"]
 
 
 def test_environment_lookup_by_name(minimal_config: Path) -> None:
