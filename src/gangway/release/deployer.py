@@ -288,6 +288,8 @@ class Deployer:
                 f"deploy: {release.version} -> {release.color}"
                 + (f" (live: {plan.previous})" if plan.previous else " (first release)")
             )
+            for note in plan.notes:
+                self.progress.say(f"deploy: {note}")
             record = self._run(plan, started, started_at)
             assert record is not None
             return record

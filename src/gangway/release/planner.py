@@ -104,6 +104,8 @@ class Planner:
             *self.retire_steps(old),
             *self.prune_steps(state, release),
         ]
+        migrations = self.env.migrations
+        always = bool(migrations.command) and not migrations.pending
         return Plan(
             action="deploy",
             environment=self.environment,
@@ -112,6 +114,9 @@ class Planner:
             steps=tuple(steps),
             finish=self.finish_steps(release),
             reads=tuple(reads),
+            notes=("migrations.pending is []: backing up and migrating on every deploy",)
+            if always
+            else (),
         )
 
     def rollback(
