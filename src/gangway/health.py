@@ -66,24 +66,31 @@ async def wait_until_ready(
     return Probe(False, detail, attempts, time.monotonic() - started)
 
 
+# /proc/net/tcp states: a connection the router has open to a color, answered or not.
+# SYN_SENT counts too: an app whose listen queue is full drops the SYN, and the request
+# still waits for it (it is the router's, and nobody else sees it).
 _ESTABLISHED = "01"
-_LOOPBACK = {"0100007F", "00000000000000000000000001000000", "0000000000000000FFFF00000100007F"}
+_SYN_SENT = "02"
+_OPEN = frozenset({_ESTABLISHED, _SYN_SENT})
 
 
-def count_in_flight(proc_net_tcp: str, port: int) -> int:
-    """Established connections to `port` from outside the container.
+def proc_address(ip: str) -> str:
+    """An IPv4 address as /proc/net/tcp writes it (the bytes in host order: x86 and ARM
+    are little-endian), e.g. 172.18.0.3 -> 030012AC."""
+    parts = [int(part) for part in ip.split(".")]
+    return "".join(f"{part:02X}" for part in reversed(parts))
 
-    The router opens one connection per request and closes it with the response, so
-    these are the requests still in flight. Connections from the container itself (its
-    Docker health check) do not count.
-    """
+
+def count_open_to(proc_net_tcp: str, addresses: frozenset[str], port: int) -> int:
+    """Connections open from this network namespace (the router's) to `port` of any of
+    `addresses`: the requests the router has in flight to a color, including the ones
+    still waiting in the app's listen queue — whatever runs inside the app's image."""
+    wanted = {f"{proc_address(ip)}:{port:04X}" for ip in addresses}
     count = 0
     for line in proc_net_tcp.splitlines():
         fields = line.split()
-        if len(fields) < 4 or ":" not in fields[1] or fields[0] == "sl":
+        if len(fields) < 4 or fields[0] == "sl":
             continue
-        local_port = int(fields[1].rsplit(":", 1)[1], 16)
-        remote_ip = fields[2].rsplit(":", 1)[0]
-        if local_port == port and fields[3] == _ESTABLISHED and remote_ip not in _LOOPBACK:
+        if fields[2].upper() in wanted and fields[3] in _OPEN:
             count += 1
     return count

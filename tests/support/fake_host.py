@@ -52,7 +52,8 @@ class FakeHost:
     # Commands (by argv head) made to fail: prefix tuple -> result.
     failures: dict[tuple[str, ...], Result] = field(default_factory=dict)
     images: set[str] = field(default_factory=set)
-    in_flight: Callable[[str], str] = field(default=lambda _name: "")
+    # The router's TCP table the drain reads, given the color's status log path.
+    in_flight: Callable[[str], str] = field(default=lambda _log: "")
     # What the router's status logs read during the watch: path -> one status per line.
     served: dict[str, str] = field(default_factory=dict)
     reloads: int = 0
@@ -185,11 +186,18 @@ class FakeHost:
             return self._exec(argv, command.stdin)
         raise AssertionError(f"the fake host does not know {shlex.join(argv)}")
 
+    def address(self, name: str) -> str:
+        """The container's address on the environment's network (stable per name)."""
+        return f"172.18.0.{list(self.containers).index(name) + 2}"
+
     def _inspect(self, argv: tuple[str, ...]) -> Result:
         if argv[3] == "--format":
             name = argv[5]
             if name not in self.containers:
                 return _no_such("container", name)
+            if "IPAddress" in argv[4]:
+                running = self.containers[name]["State"]["Running"]
+                return Result(0, (self.address(name) + " " if running else "") + "\n", "")
             state = dict(self.containers[name]["State"])
             state["Health"] = {"Status": self.health.get(name, "healthy")}
             report = {"state": state, "restarts": self.containers[name]["RestartCount"]}
@@ -284,8 +292,6 @@ class FakeHost:
         name, rest = args[0], args[1:]
         if not self.running(name):
             return Result(1, "", f"Error response from daemon: container {name} is not running")
-        if rest[:2] == ["cat", "/proc/net/tcp"]:
-            return Result(0, self.in_flight(name), "")
         if rest[:2] == ["nginx", "-t"]:
             return OK
         if rest[0] == "pg_isready":
@@ -306,6 +312,10 @@ class FakeHost:
                 self.files[words[at + 4].removesuffix(".tmp")] = words[at + 2]
             self.reloads += 1
             return OK
+        if script.startswith("wc -l < "):  # router_traffic: requests logged, TCP table
+            log = script.split()[3]
+            logged = self.served.get(log, self.files.get(log, ""))
+            return Result(0, f"{len(logged.splitlines())}\n---\n{self.in_flight(log)}", "")
         if script.startswith("cat /var/lib/gangway/logs/"):  # read_status_log
             path = script.split()[1]
             # `served` stands for the traffic a color answers after the switch

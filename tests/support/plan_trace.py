@@ -19,7 +19,7 @@ def _step_argvs(step: dict[str, Any], *, pending: bool) -> list[Argv]:
     if step["type"] in ("run", "record"):
         return [tuple(step["argv"])]
     if step["type"] == "wait":
-        return [tuple(step["probe"]["argv"])] if step["probe"] else []
+        return [tuple(step[key]["argv"]) for key in ("setup", "probe") if step[key]]
     found = [tuple(command["argv"]) for command in step["commands"]]
     if step["kind"] == "pending_migrations" and not pending:
         return found
@@ -46,7 +46,8 @@ def expected_argvs(
             key = step["undo_key"]
             if key not in seen:
                 seen.add(key)
-                found.append(tuple(step["undo"]["argv"]))
+                for undo in step["undo"]:
+                    found += _step_argvs(undo, pending=pending)
     for step in plan["finally"]:
         found += _step_argvs(step, pending=pending)
     return collapse(found)

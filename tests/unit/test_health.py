@@ -7,7 +7,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from gangway.health import count_in_flight, wait_until_ready
+from gangway.health import count_open_to, proc_address, wait_until_ready
 
 URL = "http://127.0.0.1:8181/ready"
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -127,65 +127,45 @@ async def test_polls_the_given_url() -> None:
     assert seen == [URL]
 
 
-# /proc/net/tcp of an app container listening on 8000 (0x1F40): the router at 172.18.0.3
-# has two requests in flight, one just finished (TIME_WAIT), the Docker health check
-# talks over loopback, and the app holds a connection to PostgreSQL (remote port 5432).
-PROC_NET_TCP = """\
+# /proc/net/tcp of the router (172.18.0.3), seen from its own network namespace. The old
+# color is 172.18.0.2 (app port 8000 = 0x1F40), the new one 172.18.0.4: two requests in
+# flight to the old color, one waiting in its full listen queue (SYN_SENT), one just
+# finished (TIME_WAIT); one to the new color; the proxy's request to the router itself
+# (local port 80); a connection to the old color on another port.
+ROUTER_TCP = """\
   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
-   0: 00000000:1F40 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 41234 1 0000000000000000 100 0 0 10 0
-   1: 020012AC:1F40 030012AC:D2F4 01 00000000:00000000 00:00000000 00000000  1000        0 41301 1 0000000000000000 20 4 30 10 -1
-   2: 020012AC:1F40 030012AC:D2F6 01 00000000:00000000 00:00000000 00000000  1000        0 41302 1 0000000000000000 20 4 30 10 -1
-   3: 020012AC:1F40 030012AC:D2F0 06 00000000:00000000 03:00001770 00000000     0        0 0 3 0000000000000000
-   4: 0100007F:1F40 0100007F:A1B2 01 00000000:00000000 00:00000000 00000000  1000        0 41310 1 0000000000000000 20 4 30 10 -1
-   5: 020012AC:C350 040012AC:1538 01 00000000:00000000 00:00000000 00000000  1000        0 41320 1 0000000000000000 20 4 30 10 -1
+   0: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 41234 1 0000000000000000 100 0 0 10 0
+   1: 030012AC:D2F4 020012AC:1F40 01 00000000:00000000 00:00000000 00000000   101        0 41301 1 0000000000000000 20 4 30 10 -1
+   2: 030012AC:D2F6 020012AC:1F40 01 00000000:00000000 00:00000000 00000000   101        0 41302 1 0000000000000000 20 4 30 10 -1
+   3: 030012AC:D2F8 020012AC:1F40 02 00000000:00000000 01:00000100 00000000   101        0 41303 1 0000000000000000 20 4 30 10 -1
+   4: 030012AC:D2F0 020012AC:1F40 06 00000000:00000000 03:00001770 00000000     0        0 0 3 0000000000000000
+   5: 030012AC:D300 040012AC:1F40 01 00000000:00000000 00:00000000 00000000   101        0 41310 1 0000000000000000 20 4 30 10 -1
+   6: 030012AC:0050 050012AC:B000 01 00000000:00000000 00:00000000 00000000   101        0 41320 1 0000000000000000 20 4 30 10 -1
+   7: 030012AC:D302 020012AC:1538 01 00000000:00000000 00:00000000 00000000   101        0 41321 1 0000000000000000 20 4 30 10 -1
 """  # noqa: E501
-
-# /proc/net/tcp6 of the same container: one request from the router over IPv4-mapped
-# IPv6, a health check from ::1 and another from ::ffff:127.0.0.1, a listener.
-PROC_NET_TCP6 = """\
-  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
-   0: 00000000000000000000000000000000:1F40 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 41235 1 0000000000000000 100 0 0 10 0
-   1: 0000000000000000FFFF0000020012AC:1F40 0000000000000000FFFF0000030012AC:D300 01 00000000:00000000 00:00000000 00000000  1000        0 41330 1 0000000000000000 20 4 30 10 -1
-   2: 00000000000000000000000001000000:1F40 00000000000000000000000001000000:B000 01 00000000:00000000 00:00000000 00000000  1000        0 41331 1 0000000000000000 20 4 30 10 -1
-   3: 0000000000000000FFFF00000100007F:1F40 0000000000000000FFFF00000100007F:B002 01 00000000:00000000 00:00000000 00000000  1000        0 41332 1 0000000000000000 20 4 30 10 -1
-"""  # noqa: E501
+OLD = frozenset({"172.18.0.2"})
 
 
-def test_counts_established_connections_from_outside_on_the_app_port() -> None:
-    assert count_in_flight(PROC_NET_TCP, 8000) == 2
+def test_an_address_is_written_as_proc_net_tcp_writes_it() -> None:
+    assert proc_address("172.18.0.3") == "030012AC"
+    assert proc_address("10.0.0.1") == "0100000A"
 
 
-def test_listen_and_time_wait_are_not_in_flight() -> None:
-    listening_and_closing = "\n".join(
-        line for line in PROC_NET_TCP.splitlines() if " 0A " in line or " 06 " in line
-    )
-    assert count_in_flight(listening_and_closing, 8000) == 0
+def test_counts_what_the_router_has_open_to_the_color_waiting_ones_included() -> None:
+    # two answered, one waiting in the listen queue; not the one in TIME_WAIT
+    assert count_open_to(ROUTER_TCP, OLD, 8000) == 3
 
 
-def test_loopback_health_checks_do_not_count_in_either_table() -> None:
-    loopback_only = "\n".join(
-        line
-        for line in (PROC_NET_TCP + PROC_NET_TCP6).splitlines()
-        if "0100007F:A1B2" in line or ":B000" in line or ":B002" in line
-    )
-    assert loopback_only.count("\n") == 2
-    assert count_in_flight(loopback_only, 8000) == 0
+def test_the_other_color_the_proxy_and_other_ports_do_not_count() -> None:
+    assert count_open_to(ROUTER_TCP, frozenset({"172.18.0.4"}), 8000) == 1
+    assert count_open_to(ROUTER_TCP, OLD, 5432) == 1
+    assert count_open_to(ROUTER_TCP, frozenset({"172.18.0.9"}), 8000) == 0
 
 
-def test_ipv6_table_counts_ipv4_mapped_requests() -> None:
-    assert count_in_flight(PROC_NET_TCP6, 8000) == 1
+def test_a_color_on_two_networks_counts_on_both() -> None:
+    assert count_open_to(ROUTER_TCP, frozenset({"172.18.0.2", "172.18.0.4"}), 8000) == 4
 
 
-def test_both_tables_concatenated_as_cat_prints_them() -> None:
-    assert count_in_flight(PROC_NET_TCP + PROC_NET_TCP6, 8000) == 3
-
-
-def test_connections_on_other_ports_are_not_counted() -> None:
-    # The PostgreSQL connection is established, but its local port is not the app's.
-    assert count_in_flight(PROC_NET_TCP, 50000) == 1
-    assert count_in_flight(PROC_NET_TCP + PROC_NET_TCP6, 8080) == 0
-
-
-def test_empty_or_header_only_output_has_nothing_in_flight() -> None:
-    assert count_in_flight("", 8000) == 0
-    assert count_in_flight(PROC_NET_TCP.splitlines()[0], 8000) == 0
+def test_empty_or_header_only_output_has_nothing_open() -> None:
+    assert count_open_to("", OLD, 8000) == 0
+    assert count_open_to(ROUTER_TCP.splitlines()[0], OLD, 8000) == 0

@@ -423,11 +423,27 @@ def container_state(name: str) -> Command:
     )
 
 
-def open_connections(name: str) -> Command:
-    """The container's TCP table, to count requests still in flight on the app port."""
+def addresses(name: str) -> Command:
+    """The container's addresses on its networks (one line, space-separated)."""
     return Command(
-        ("docker", "exec", name, "cat", "/proc/net/tcp", "/proc/net/tcp6"),
-        f"count open connections of {name}",
+        ("docker", "container", "inspect", "--format",
+         "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", name),
+        f"look up the addresses of {name}",
+        query=True,
+    )  # fmt: skip
+
+
+def router_traffic(target: Target, log: str) -> Command:
+    """What the router is doing with a color, in one exec: the number of requests it has
+    logged for it, then its TCP tables (the router's namespace: its connections to the
+    colors). Read from the router, so nothing depends on a program in the app's image."""
+    script = (
+        f"wc -l < {shlex.quote(log)} 2>/dev/null || echo 0; echo ---; "
+        "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null || true"
+    )
+    return Command(
+        ("docker", "exec", target.router, "sh", "-c", script),
+        "read the router's traffic to " + log.rsplit("/", 1)[-1].removesuffix(".log"),
         query=True,
     )
 

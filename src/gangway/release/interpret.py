@@ -311,16 +311,20 @@ class Interpreter:
         routes, the new color) only the latest one's runs."""
         seen: set[str] = set()
         for step in reversed(completed):
-            if step.undo is None or step.undo_key is None or step.undo_key in seen:
+            if not step.undo or step.undo_key is None or step.undo_key in seen:
                 continue
             seen.add(step.undo_key)
-            undo = step.undo
-            try:
-                with self.progress.step("back out", undo.command.purpose):
-                    self.executor.run(undo.command, check=undo.check,
-                                      timeout=self.context.command_timeout)  # fmt: skip
-            except (CommandFailed, DeployFailed) as exc:
-                self.progress.say(f"back out: could not {undo.command.purpose}: {exc}")
+            for undo in step.undo:
+                try:
+                    if isinstance(undo, Wait):
+                        with self.progress.step("back out", undo.describe()[len("# wait ") :]):
+                            self.pollers.wait(undo)
+                        continue
+                    with self.progress.step("back out", undo.command.purpose):
+                        self.executor.run(undo.command, check=undo.check,
+                                          timeout=self.context.command_timeout)  # fmt: skip
+                except (CommandFailed, DeployFailed) as exc:
+                    self.progress.say(f"back out: warning: {exc}")
 
     # -- the record ----------------------------------------------------------------------------
 

@@ -46,7 +46,8 @@ class Run:
     phase: Phase
     step: FailedStep
     check: bool = True
-    undo: Run | None = None
+    # What puts this step's effect back if a later one fails (see UndoKey).
+    undo: tuple[Run | Wait, ...] = ()
     undo_key: UndoKey | None = None
 
     def describe(self) -> str:
@@ -65,6 +66,8 @@ class Wait:
     interval: float
     # The docker command polled (None for an HTTP probe or the smoke command).
     probe: Command | None = None
+    # Run once before polling (the drain: the addresses of the color it watches).
+    setup: Command | None = None
     # The local command run (smoke): `{url}` already filled in.
     argv: tuple[str, ...] = ()
     thresholds: Mapping[str, float] = field(default_factory=dict)
@@ -215,7 +218,7 @@ def step_json(step: Step) -> dict[str, Any]:
             **base,
             **_command_json(step.command),
             "check": step.check,
-            "undo": None if step.undo is None else _command_json(step.undo.command),
+            "undo": [step_json(undo) for undo in step.undo],
             "undo_key": step.undo_key,
         }
     if isinstance(step, Record):
@@ -229,6 +232,7 @@ def step_json(step: Step) -> dict[str, Any]:
             "timeout_s": step.timeout,
             "interval_s": step.interval,
             "thresholds": dict(step.thresholds),
+            "setup": None if step.setup is None else _command_json(step.setup),
             "probe": None if step.probe is None else _command_json(step.probe),
             "argv": list(step.argv) or None,
             "diagnose": None if step.diagnose is None else _command_json(step.diagnose),
@@ -251,8 +255,7 @@ def commands_of(steps: Sequence[Step]) -> list[Command]:
         if isinstance(step, Run | Record):
             found.append(step.command)
         elif isinstance(step, Wait):
-            if step.probe is not None:
-                found.append(step.probe)
+            found += [c for c in (step.setup, step.probe) if c is not None]
         else:
             found += step.commands
             found += commands_of(step.then)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 
 from gangway.commands import database, docker
 from gangway.commands.database import DatabaseTarget
-from gangway.commands.docker import Command, Target, other
+from gangway.commands.docker import Color, Command, Target, other
 from gangway.commands.nginx import Routes, proxy_config, router_config, status_log
 from gangway.config import EnvironmentConfig, PipelineConfig
 from gangway.errors import FailedStep
@@ -33,10 +33,10 @@ from gangway.release.plan import Check, Phase, Plan, Record, Release, Run, Step,
 from gangway.release.preview import describe_routes, preview_host
 from gangway.release.state import ContainerInfo, HostState, ReleaseRecord, RoutingState
 
-#: The grace `docker stop` gives a color that failed to prove itself or the watch.
-BACK_OUT_GRACE = 5
-#: Docker's default stop grace for an old color once it is drained.
-RETIRE_GRACE = 10
+#: How long a color taken back out after a failure (the watch's included) is drained.
+SWITCH_BACK_DRAIN = 10.0
+#: A drained color has had nothing open and nothing sent for this long (s).
+DRAIN_QUIET = 1.0
 #: The pace of polls that read the host (Docker health, the watch's status log).
 POLL_INTERVAL = 0.5
 
@@ -324,7 +324,13 @@ class Planner:
         later on stops it again (its logs stay readable)."""
         name = self.target.container(release.color)
         existing = state.app(release.color)
-        undo = Run(docker.stop(name, BACK_OUT_GRACE), "prepare", "start", check=False)
+        # Taken back out after a failure: drained first (after a switch-back it has served
+        # users; requests still on it finish), bounded by a shorter timeout, then stopped.
+        grace = min(self.env.health.drain_timeout.total_seconds(), SWITCH_BACK_DRAIN)
+        undo = (
+            self.drain_wait(name, release.color, timeout=grace, phase="prepare", step="start"),
+            Run(docker.stop(name, _seconds(grace)), "prepare", "start", check=False),
+        )
         if reuse and existing is not None:
             return [_run(docker.start(name), "start", undo=undo)]
         steps: list[Step] = []
@@ -362,7 +368,8 @@ class Planner:
             state=None if record is None else record.to_json(),
         )
         step: FailedStep = "switch" if phase == "switch" else "ready"
-        return [Run(command, phase, step, undo=undo, undo_key=None if undo is None else "routes")]
+        undone: tuple[Run, ...] = () if undo is None else (undo,)
+        return [Run(command, phase, step, undo=undone, undo_key="routes" if undo else None)]
 
     def routes_back(self, state: HostState, *, record: bool) -> Run:
         """The routes as they were before the plan (what an undo puts back)."""
@@ -439,22 +446,32 @@ class Planner:
             )
         ]
 
+    def drain_wait(
+        self, name: str, color: Color, *, timeout: float, phase: Phase, step: FailedStep
+    ) -> Wait:
+        """Until the router has nothing open to `name` and has sent it nothing for a quiet
+        while (DESIGN invariant 4), read from the router, bounded by `timeout`."""
+        return Wait(
+            "drained",
+            name,
+            phase,
+            step,
+            timeout=timeout,
+            interval=0.2,
+            setup=docker.addresses(name),
+            probe=docker.router_traffic(self.target, status_log(color)),
+            thresholds={"port": self.config.app.port, "quiet_s": DRAIN_QUIET},
+        )
+
     def retire_steps(self, old: ContainerInfo | None) -> list[Step]:
-        """Drain and stop the old color (kept for rollback)."""
-        if old is None or not old.running:
+        """Drain and stop the old color (kept for rollback); its stop grace is the
+        environment's drain_timeout, the time its app was promised to finish in."""
+        if old is None or not old.running or old.color is None:
             return []
+        drain = self.env.health.drain_timeout.total_seconds()
         return [
-            Wait(
-                "drained",
-                old.name,
-                "retire",
-                "retire",
-                timeout=self.env.health.drain_timeout.total_seconds(),
-                interval=0.2,
-                probe=docker.open_connections(old.name),
-                thresholds={"port": self.config.app.port},
-            ),
-            _run(docker.stop(old.name, RETIRE_GRACE), "retire", phase="retire"),
+            self.drain_wait(old.name, old.color, timeout=drain, phase="retire", step="retire"),
+            _run(docker.stop(old.name, _seconds(drain)), "retire", phase="retire"),
         ]
 
     def prune_steps(self, state: HostState, release: Release) -> list[Step]:
@@ -489,10 +506,14 @@ class Planner:
 
 
 def _run(
-    command: Command, step: FailedStep, *, phase: Phase = "prepare", undo: Run | None = None
+    command: Command,
+    step: FailedStep,
+    *,
+    phase: Phase = "prepare",
+    undo: tuple[Run | Wait, ...] = (),
 ) -> Run:
     """A prepare-phase command (most of them are) failing as `step`."""
-    return Run(command, phase, step, undo=undo, undo_key=None if undo is None else "new_color")
+    return Run(command, phase, step, undo=undo, undo_key="new_color" if undo else None)
 
 
 def _router_stopped(state: HostState) -> bool:

@@ -21,7 +21,7 @@ from gangway.commands.docker import Command
 from gangway.commands.nginx import count_statuses
 from gangway.errors import CommandFailed, DeployFailed, HealthCheckFailed
 from gangway.execute import Executor
-from gangway.health import Probe, count_in_flight, wait_until_ready
+from gangway.health import Probe, count_open_to, wait_until_ready
 from gangway.progress import Progress
 from gangway.release.plan import Wait
 
@@ -207,19 +207,35 @@ class Pollers:
         self.progress.say(f"watch: {step.subject} served {total} requests, {errors} 5xx ({judged})")
 
     def drained(self, step: Wait) -> None:
+        """Until the router has had nothing open to the color and logged no new request
+        for it for `quiet_s`; a color that is gone or on no network has nothing left."""
         assert step.probe is not None
+        assert step.setup is not None
         port = int(step.thresholds["port"])
+        quiet = float(step.thresholds.get("quiet_s", 1.0))
+        found = self.executor.run(step.setup, check=False)
+        addresses = frozenset(found.stdout.split()) if found.ok else frozenset()
+        if not addresses:
+            return
         deadline = time.monotonic() + step.timeout
+        served: int | None = None
+        quiet_since: float | None = None
         while True:
-            result = self.executor.run(step.probe, check=False)
-            if not result.ok:
-                return  # the container is gone or has no /proc: nothing left to drain
-            in_flight = count_in_flight(result.stdout, port)
-            if in_flight == 0:
-                return
-            if time.monotonic() >= deadline:
+            text = self._probe(step)
+            count, _, tables = text.partition("---")
+            logged = int(count.strip()) if count.strip().isdigit() else 0
+            in_flight = count_open_to(tables, addresses, port)
+            now = time.monotonic()
+            if in_flight == 0 and logged == served:
+                quiet_since = now if quiet_since is None else quiet_since
+                if now - quiet_since >= quiet:
+                    return
+            else:
+                quiet_since = None
+            served = logged
+            if now >= deadline:
                 self.progress.say(
-                    f"retire: {in_flight} request(s) still in flight on {step.subject} after "
+                    f"drain: {in_flight} request(s) still open to {step.subject} after "
                     f"{step.timeout:g}s; stopping it anyway"
                 )
                 return

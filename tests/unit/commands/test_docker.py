@@ -355,7 +355,8 @@ def test_list_containers_filters_on_app_and_environment_labels() -> None:
         docker.inspect_network(TARGET),
         docker.logs("notes-production-blue"),
         docker.container_state("notes-production-blue"),
-        docker.open_connections("notes-production-blue"),
+        docker.addresses("notes-production-blue"),
+        docker.router_traffic(TARGET, "/var/lib/gangway/logs/blue.log"),
     ],
     ids=lambda command: command.argv[1] + " " + command.argv[2],
 )
@@ -389,10 +390,13 @@ def test_container_state_asks_for_state_and_restart_count_as_json() -> None:
     )  # fmt: skip
 
 
-def test_open_connections_reads_both_tcp_tables() -> None:
-    assert docker.open_connections("notes-production-blue").argv == (
-        "docker", "exec", "notes-production-blue", "cat", "/proc/net/tcp", "/proc/net/tcp6",
-    )  # fmt: skip
+def test_the_drain_reads_the_router_never_the_apps_image() -> None:
+    command = docker.router_traffic(TARGET, "/var/lib/gangway/logs/blue.log")
+    assert command.argv[:5] == ("docker", "exec", "notes-production-router", "sh", "-c")
+    assert command.argv[5] == (
+        "wc -l < /var/lib/gangway/logs/blue.log 2>/dev/null || echo 0; echo ---; "
+        "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null || true"
+    )
 
 
 def test_shell_line_shows_stdin_by_size_only() -> None:

@@ -424,9 +424,9 @@ def test_deploy_over_live_blue_goes_green_then_drains_and_stops_blue(
     changes = purposes(executor)
     assert changes.index("start green (2.1.0)") < changes.index("route live=green preview=none")
     assert changes.index("route live=green preview=none") < changes.index(
-        "stop notes-production-blue (grace 10s)"
+        "stop notes-production-blue (grace 30s)"
     )
-    assert "count open connections of notes-production-blue" in purposes(executor, queries=True)
+    assert "read the router's traffic to blue" in purposes(executor, queries=True)
     assert fake.running("notes-production-green")
     assert not fake.running("notes-production-blue")
     assert "notes-production-blue" in fake.containers  # kept for rollback
@@ -474,7 +474,7 @@ def test_failed_health_keeps_live_color_and_backs_out(
     assert changes[failed_at:] == [
         "route live=blue preview=green",
         "route live=blue preview=none",
-        "stop notes-production-green (grace 5s)",
+        "stop notes-production-green (grace 10s)",
         "append the release to the history",
         "remove notes-production-lock",
     ]
@@ -566,7 +566,7 @@ def test_rollback_restarts_the_kept_container_and_switches_back(
     changes = purposes(executor)
     assert "start notes-production-blue" in changes
     assert not any(p.startswith("start blue (") for p in changes)  # reused, not recreated
-    assert "stop notes-production-green (grace 10s)" in changes
+    assert "stop notes-production-green (grace 30s)" in changes
     assert fake.files[docker.STATE_FILE] == '{"live": "blue", "maintenance": false}\n'
     assert fake.history()[-1]["previous_version"] == "2.0.0"
     assert LOCK not in fake.containers

@@ -106,7 +106,7 @@ def retire(color: str) -> list[str]:
     return [
         f"wait watch {new}",
         f"wait drained notes-production-{color}",
-        f"stop notes-production-{color} (grace 10s)",
+        f"stop notes-production-{color} (grace 30s)",
     ]
 
 
@@ -315,7 +315,7 @@ def test_rollback_runs_exactly_its_plan(make_deployer: MakeDeployer) -> None:
         "start notes-production-green",
         *prove_and_switch("green", "blue"),
         "wait drained notes-production-blue",
-        "stop notes-production-blue (grace 10s)",
+        "stop notes-production-blue (grace 30s)",
     ]
 
 
@@ -410,9 +410,10 @@ def test_preview_route_keeps_live_blue_and_previews_green_then_switches(
     assert script.index("router.conf.next /var") < script.index(docker.STATE_FILE)
     assert script.index(docker.STATE_FILE) < script.index("kill -HUP 1")
     # its undo (after a failed watch) puts back blue and the record that says so
-    assert switch.undo is not None
     assert switch.undo_key == "routes"
-    assert written_state(switch.undo.command.argv[-1]) == '{"live": "blue", "maintenance": false}\n'
+    [back] = switch.undo
+    assert isinstance(back, Run)
+    assert written_state(back.command.argv[-1]) == '{"live": "blue", "maintenance": false}\n'
 
 
 def test_switch_keeps_maintenance_on(make_deployer: MakeDeployer) -> None:
@@ -520,10 +521,10 @@ def test_plan_lines_group_by_phase_and_show_waits_checks_and_thresholds(
         "(at most 60s, min_requests 20, max_error_rate 0.05)" in lines
     )
     assert (
-        "# wait until notes-production-blue has no request in flight (at most 30s, port 8000)"
-        in lines
+        "# wait until notes-production-blue has no request in flight (at most 30s, port 8000, "
+        "quiet_s 1)" in lines
     )
-    assert lines[lines.index("# --- finally") - 1] == "docker stop --time 10 notes-production-blue"
+    assert lines[lines.index("# --- finally") - 1] == "docker stop --time 30 notes-production-blue"
     assert lines[lines.index("# --- switch") + 1].endswith("bytes on stdin)")
 
 

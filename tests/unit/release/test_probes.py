@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import itertools
 import json
 import sys
 from typing import Any
@@ -12,11 +14,12 @@ from gangway.commands import docker
 from gangway.commands.docker import Command
 from gangway.errors import DeployFailed, HealthCheckFailed
 from gangway.execute import DockerCli, RecordingExecutor, Result
+from gangway.health import proc_address
 from gangway.progress import Progress
 from gangway.release.interpret import image_unavailable
 from gangway.release.plan import Wait
 from gangway.release.probes import Pollers, health_verdict, watch_verdict
-from tests.support.fake_host import FakeHost
+from tests.support.fake_host import TARGET, FakeHost
 
 GREEN = "notes-production-green"
 
@@ -118,25 +121,70 @@ def test_a_starting_container_is_polled_until_its_deadline() -> None:
     assert sum(1 for c in executor.commands if c.purpose.startswith("read the state")) > 1
 
 
-def test_wait_drained_stops_waiting_when_nothing_is_in_flight() -> None:
-    in_flight = iter(
-        [
-            "  sl  local_address rem_address   st\n"
-            "   1: 020012AC:1F40 030012AC:D2F4 01 00000000:00000000\n",
-            "  sl  local_address rem_address   st\n",
-        ]
+BLUE = "notes-production-blue"
+BLUE_LOG = "/var/lib/gangway/logs/blue.log"
+
+
+def drain_wait(timeout: float = 30, quiet: float = 0.0) -> Wait:
+    return Wait("drained", BLUE, "retire", "retire", timeout=timeout, interval=0.01,
+                setup=docker.addresses(BLUE), probe=docker.router_traffic(TARGET, BLUE_LOG),
+                thresholds={"port": 8000, "quiet_s": quiet})  # fmt: skip
+
+
+def router_table(fake: FakeHost, *states: str) -> str:
+    """The router's TCP table with one connection to blue's app port per state."""
+    blue = proc_address(fake.address(BLUE))
+    header = "  sl  local_address rem_address   st\n"
+    return header + "".join(
+        f"   {n}: 030012AC:D2{n:02X} {blue}:1F40 {state} 00000000:00000000\n"
+        for n, state in enumerate(states)
     )
-    fake = FakeHost().bootstrapped(live="blue")
+
+
+def blue_host() -> FakeHost:
+    fake = FakeHost().bootstrapped(live="green")
     fake.add_app("blue", "2.0.0")
-    fake.in_flight = lambda _name: next(in_flight)
+    return fake
+
+
+def test_the_drain_waits_while_the_router_has_requests_open_to_the_color() -> None:
+    fake = blue_host()
+    tables = iter(["01 02", "01", "", ""])
+    fake.in_flight = lambda _log: router_table(fake, *next(tables).split())
     executor = fake.executor()
-    name = "notes-production-blue"
-    wait = Wait("drained", name, "retire", "retire", timeout=30, interval=0.01,
-                probe=docker.open_connections(name), thresholds={"port": 8000})  # fmt: skip
 
-    pollers(executor).wait(wait)
+    pollers(executor).wait(drain_wait())
 
-    assert [c.purpose for c in executor.commands] == [f"count open connections of {name}"] * 2
+    assert [c.purpose for c in executor.commands] == [
+        f"look up the addresses of {BLUE}",
+        *["read the router's traffic to blue"] * 3,
+    ]
+
+
+def test_a_color_the_router_still_sends_requests_to_is_not_drained() -> None:
+    fake = blue_host()
+    served = itertools.count(1)
+    # nothing open at any poll, but every poll the router has logged one more request
+
+    def respond(command: Command) -> Result:
+        if command.purpose.startswith("read the router's traffic"):
+            return Result(0, f"{next(served)}\n---\n", "")
+        return fake.respond(command)
+
+    output = io.StringIO()
+    Pollers(RecordingExecutor(respond), DockerCli(), Progress(output),
+            sleep=lambda _s: None).wait(drain_wait(timeout=0.05))  # fmt: skip
+    assert "still open to notes-production-blue after 0.05s" in output.getvalue()
+
+
+def test_a_gone_or_stopped_color_has_nothing_to_drain() -> None:
+    fake = blue_host()
+    fake.containers[BLUE]["State"]["Running"] = False
+    executor = fake.executor()
+
+    pollers(executor).wait(drain_wait())
+
+    assert [c.purpose for c in executor.commands] == [f"look up the addresses of {BLUE}"]
 
 
 def test_smoke_command_gets_the_url_and_passes() -> None:
