@@ -41,14 +41,16 @@ def make_config() -> MakeConfig:
 
 @dataclass
 class FakeReadiness:
-    """No HTTP in unit tests: the readiness probe answers `answer` and keeps each URL."""
+    """No HTTP in unit tests: the readiness probe answers `answer` (or what `answers` says
+    for a URL: liveness and readiness apart) and keeps each URL."""
 
     urls: list[str] = field(default_factory=list)
     answer: Probe = field(default_factory=lambda: Probe(True, "HTTP 200", 1, 0.0))
+    answers: dict[str, Probe] = field(default_factory=dict)
 
     def __call__(self, url: str, deadline: float, interval: float, timeout: float) -> Probe:
         self.urls.append(url)
-        return self.answer
+        return self.answers.get(url, self.answer)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from gangway.commands.docker import Command
 from gangway.errors import DeployFailed, HealthCheckFailed
 from gangway.execute import DockerCli, RecordingExecutor, Result
 from gangway.progress import Progress
-from gangway.release.interpret import image_unavailable
+from gangway.release.images import image_unavailable
 from gangway.release.plan import Wait
 from gangway.release.probes import Pollers, health_verdict, watch_verdict
 from tests.support.fake_host import FakeHost
