@@ -55,7 +55,7 @@ def missing_image(
         ways.append("`docker/local-images.sh` builds it")
     if pull == "never":
         ways.append(f'let the host pull it: environments.{environment}.pull = "missing"')
-        why = f'pull = "never" and the host does not have it'
+        why = 'pull = "never" and the host does not have it'
     else:
         ways.append(f"check {key} and that the host reaches its registry")
         why = f'pull = "{pull}" and the host could not pull it'
