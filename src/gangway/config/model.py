@@ -133,7 +133,10 @@ UrlPath = Annotated[
 LivenessPath = Annotated[
     str,
     _matching(
-        r"(/\S*)?", "url_path", "expected a path starting with '/', such as '/health', or \"\""
+        r"(/\S*)?",
+        "url_path",
+        "expected a path starting with '/', such as '/health', or \"\" to rely on the "
+        "image's HEALTHCHECK alone",
     ),
 ]
 Port = Annotated[int, Field(ge=1, le=65535)]
