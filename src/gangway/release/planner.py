@@ -5,12 +5,13 @@ A deploy, in order (DESIGN.md, "Blue-green protocol"):
     prepare  bootstrap (network, database accessory, state volume, router, proxy: what
              is missing) -> check the pending migrations (none: skip) -> destructive
              guard -> backup -> migrate -> the new color's container
-    prove    preview route to it -> Docker health -> /ready through the preview route
-             -> smoke tests
-    switch   router config, nginx -t and graceful reload in one exec
-    watch    the new color's 5xx share, the old color still running
+    prove    preview route to it -> Docker health -> liveness (health.path) and /ready
+             through the preview route -> smoke tests
+    switch   router config, nginx -t and graceful reload in one exec (the preview route
+             left on the new color while a watch probes its liveness there)
+    watch    the new color's 5xx share and liveness, the old color still running
     retire   drain the old color -> stop it (kept for rollback) -> prune images beyond
-             `retain`
+             `retain` that gangway pulled (all of them with `prune = "all"`)
     finally  the image id and the history record
 
 The lock is taken before the host is read and released after the plan ends; it is not
@@ -29,7 +30,7 @@ from gangway.commands.nginx import Routes, proxy_config, router_config, status_l
 from gangway.config import EnvironmentConfig, PipelineConfig
 from gangway.errors import FailedStep
 from gangway.release.backups import backup_commands
-from gangway.release.images import RELEASE_IMAGE
+from gangway.release.images import RELEASE_IMAGE, image_notes, prunable
 from gangway.release.plan import Check, Phase, Plan, Record, Release, Run, Step, Wait
 from gangway.release.preview import describe_routes, preview_host
 from gangway.release.state import (
@@ -143,33 +144,10 @@ class Planner:
             steps=tuple(steps),
             finish=self.finish_steps(release),
             reads=tuple(reads),
-            notes=self.image_notes(image_info),
+            notes=image_notes(image_info, pull=self.env.pull, liveness_url=self.liveness_url),
             images=self.images(release),
             pulls_image=pulls,
         )
-
-    def image_notes(self, info: ImageInfo | None) -> tuple[str, ...]:
-        """What the plan says about the release image: pulled, and what proves it alive."""
-        notes: list[str] = []
-        if info is not None and not info.present:
-            notes.append(
-                'the image is not on the host and pull = "never": the start will fail'
-                if self.env.pull == "never"
-                else f"the image is not on the host: it is pulled (pull = {self.env.pull})"
-            )
-        if info is None or info.healthcheck is None:
-            return tuple(notes)
-        url = self.liveness_url
-        if not info.healthcheck and not url:
-            notes.append(
-                'the image has no HEALTHCHECK and health.path = "": nothing checks that the '
-                "release is alive, only that it runs and is ready"
-            )
-        elif not info.healthcheck:
-            notes.append(f"the image has no HEALTHCHECK: liveness is gangway's probe of {url}")
-        elif url:
-            notes.append(f"liveness: the image's HEALTHCHECK and {url} must both pass")
-        return tuple(notes)
 
     def rollback(
         self,
@@ -546,31 +524,21 @@ class Planner:
         container still uses after this deploy. Only images gangway pulled onto the host
         (`pulled`: this release's) are removed, unless the environment says
         `prune = "all"`: a tag the user built or loaded himself is his."""
-        keep: list[str] = [release.image]
-        brought: set[str] = {release.image} if pulled else set()
-        for record in reversed(state.history):
-            if record.outcome == "succeeded" and record.image not in keep:
-                keep.append(record.image)
-            if record.pulled:
-                brought.add(record.image)
-        replaced = state.app(release.color)
-        in_use = {c.image for c in state.containers if c.role == "app" and c is not replaced}
-        in_use.add(release.image)
-        everything = self.env.prune == "all"
         return [
             Run(
                 replace(
                     docker.remove_image(image),
-                    purpose=f"prune {image} (beyond retain={self.env.retain}"
-                    + (", pulled by gangway)" if image in brought else ', prune = "all")'),
+                    purpose=f"prune {image} (beyond retain={self.env.retain}, {why})",
                 ),
                 "retire",
                 "retire",
                 check=False,
             )
-            for image in keep[self.env.retain :]
-            if image not in in_use and (everything or image in brought)
-        ]
+            for image, why in prunable(
+                state, release.image, release.color, pulled=pulled, retain=self.env.retain,
+                everything=self.env.prune == "all",
+            )
+        ]  # fmt: skip
 
     def finish_steps(self, release: Release) -> tuple[Step, ...]:
         """Whatever the outcome: the image id for the record, then the record."""
