@@ -434,7 +434,9 @@ def test_releases_beyond_retain_are_pruned_but_never_live_or_kept_ones(stage: St
     for version, tag in tags.items():
         docker("tag", stage.images[version], tag)
     stage.images.update(tags)
-    env = {"GANGWAY_ENVIRONMENTS__PRODUCTION__RETAIN": "2"}
+    # the tags are on the host before their deploys: only prune = "all" removes them
+    env = {"GANGWAY_ENVIRONMENTS__PRODUCTION__RETAIN": "2",
+           "GANGWAY_ENVIRONMENTS__PRODUCTION__PRUNE": "all"}  # fmt: skip
     for version in VERSIONS:
         stage.deploy(version, env=env)
     present = docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}")

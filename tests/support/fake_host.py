@@ -52,6 +52,12 @@ class FakeHost:
     # Commands (by argv head) made to fail: prefix tuple -> result.
     failures: dict[tuple[str, ...], Result] = field(default_factory=dict)
     images: set[str] = field(default_factory=set)
+    # The HEALTHCHECK `docker image inspect` reports per image (its Test; None: the image
+    # has none). Images not named here have one, like the sample app's.
+    healthchecks: dict[str, list[str] | None] = field(default_factory=dict)
+    # Images neither on the host nor pullable: a `docker run`/`create` of one fails as
+    # docker does.
+    unpullable: set[str] = field(default_factory=set)
     # The router's TCP table the drain reads, given the color's status log path.
     in_flight: Callable[[str], str] = field(default=lambda _log: "")
     # What the router's status logs read during the watch: path -> one status per line.
@@ -144,11 +150,24 @@ class FakeHost:
         if verb == ("image", "inspect"):
             ref = argv[3]
             if ref in self.images:
-                return Result(0, json.dumps([{"Id": IMAGE_ID, "RepoTags": [ref]}]), "")
+                test = self.healthchecks.get(ref, ["CMD", "app", "healthcheck"])
+                config = {} if test is None else {"Healthcheck": {"Test": test}}
+                found = {"Id": IMAGE_ID, "RepoTags": [ref], "Config": config}
+                return Result(0, json.dumps([found]), "")
             return Result(1, "[]\n", f"Error response from daemon: No such image: {ref}")
         if verb[0] == "image" and verb[1] == "rm":
             self.images.discard(argv[3])
             return OK
+        if argv[1] in ("run", "create"):
+            missing = next((image for image in self.unpullable if image in argv), None)
+            if missing is not None:
+                return Result(
+                    125,
+                    "",
+                    f"Unable to find image '{missing}' locally\ndocker: Error response from "
+                    f"daemon: pull access denied for {missing.split(':')[0]}, repository does "
+                    "not exist or may require 'docker login'.\nSee 'docker run --help'.",
+                )
         if argv[1] == "run":
             return self._run(argv, command.stdin)
         if argv[1] == "create":
@@ -224,7 +243,10 @@ class FakeHost:
                 f'docker: Error response from daemon: Conflict. The container name "/{name}" '
                 'is already in use by container "5f0c".',
             )
-        self.add(name, _labels(argv))
+        labels = _labels(argv)
+        self.add(name, labels)
+        if labels.get(f"{docker.LABEL}.role") == "app":
+            self.images.add(labels[f"{docker.LABEL}.image"])  # pulled, if it was not there
         return Result(0, "5f0c" * 16 + "\n", "")
 
     def _shell_task(self, script: str, stdin: str | None) -> Result:

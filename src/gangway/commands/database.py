@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Final
 
 from gangway.commands.docker import Command, Target, _label_args
@@ -35,6 +35,9 @@ class DatabaseTarget:
     image: str
     accessory: bool
     backup_volume: str = ""
+    _: KW_ONLY
+    # The environment's `pull`: the accessory and every backup container follow it.
+    pull_policy: str
 
     @property
     def container(self) -> str:
@@ -106,7 +109,7 @@ def make_secrets(db: DatabaseTarget) -> Command:
         "mv database_url.tmp database_url"
     )
     return Command(
-        ("docker", "run", "--rm", "--pull=missing", "--network=none",
+        ("docker", "run", "--rm", f"--pull={db.pull_policy}", "--network=none",
          "--volume", f"{db.secrets_volume}:{SECRETS_DIR}", "--entrypoint", "sh",
          db.image, "-c", script),
         f"generate the database password in {db.secrets_volume} (kept on the host)",
@@ -117,7 +120,7 @@ def run_database(db: DatabaseTarget) -> Command:
     """The accessory: PostgreSQL on the environment's network, data in a named volume."""
     # SIGINT is PostgreSQL's fast shutdown; docker import'ed images cannot declare it.
     return Command(
-        ("docker", "run", "--detach", "--pull=missing", "--name", db.container,
+        ("docker", "run", "--detach", f"--pull={db.pull_policy}", "--name", db.container,
          "--network", db.target.network, "--restart", "unless-stopped",
          "--stop-signal", "SIGINT",
          *_label_args(db.target.labels("db", image=db.image)),
@@ -141,7 +144,7 @@ def database_ready(db: DatabaseTarget) -> Command:
 
 def _one_off(db: DatabaseTarget, *, network: str, backups_mode: str = "") -> tuple[str, ...]:
     return (
-        "docker", "run", "--rm", "--pull=missing", "--network", network,
+        "docker", "run", "--rm", f"--pull={db.pull_policy}", "--network", network,
         *_label_args(db.target.labels("task")),
         "--volume", f"{db.backups}:{BACKUP_DIR}{backups_mode}",
         "--entrypoint", "sh",

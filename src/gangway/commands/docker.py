@@ -179,7 +179,7 @@ def create_volume(target: Target) -> Command:
     )
 
 
-def seed_file(target: Target, image: str, path: str, content: str) -> Command:
+def seed_file(target: Target, image: str, path: str, content: str, *, pull_policy: str) -> Command:
     """Write one file into the state volume before the proxies that read it start — only
     if it is not there yet: a router recreated over a kept volume must come back with
     the live color and history the host already had."""
@@ -189,7 +189,7 @@ def seed_file(target: Target, image: str, path: str, content: str) -> Command:
         f"if [ -s {quoted} ]; then cat > /dev/null; else cat > {quoted}; fi"
     )
     return Command(
-        ("docker", "run", "--rm", "--interactive", "--pull=missing", "--network=none",
+        ("docker", "run", "--rm", "--interactive", f"--pull={pull_policy}", "--network=none",
          "--volume", f"{target.state_volume}:{STATE_DIR}", "--entrypoint", "sh",
          image, "-c", script),
         f"write {path} into {target.state_volume}",
@@ -198,11 +198,19 @@ def seed_file(target: Target, image: str, path: str, content: str) -> Command:
 
 
 def _run_nginx(
-    target: Target, role: str, name: str, image: str, *, mount: str, publish: str, config: str
+    target: Target,
+    role: str,
+    name: str,
+    image: str,
+    *,
+    mount: str,
+    publish: str,
+    config: str,
+    pull_policy: str,
 ) -> tuple[str, ...]:
     # SIGQUIT is nginx's graceful stop; docker import'ed images cannot declare it.
     return (
-        "docker", "run", "--detach", "--pull=missing", "--name", name,
+        "docker", "run", "--detach", f"--pull={pull_policy}", "--name", name,
         "--network", target.network, "--restart", "unless-stopped", "--stop-signal", "SIGQUIT",
         *_label_args(target.labels(role)),
         "--volume", f"{target.state_volume}:{mount}", "--publish", publish,
@@ -210,21 +218,24 @@ def _run_nginx(
     )  # fmt: skip
 
 
-def run_router(target: Target, image: str, address: str, preview_port: int) -> Command:
+def run_router(
+    target: Target, image: str, address: str, preview_port: int, *, pull_policy: str
+) -> Command:
     """The router: reloaded to switch colors; serves the live color and the preview port."""
     argv = _run_nginx(
         target, "router", target.router, image,
         mount=STATE_DIR, publish=f"{address}:{preview_port}:{ROUTER_PREVIEW_PORT}",
-        config=ROUTER_CONFIG,
+        config=ROUTER_CONFIG, pull_policy=pull_policy,
     )  # fmt: skip
     return Command(argv, f"start the router {target.router}")
 
 
-def run_proxy(target: Target, image: str, address: str, port: int) -> Command:
+def run_proxy(target: Target, image: str, address: str, port: int, *, pull_policy: str) -> Command:
     """The proxy: owns the public port and keeps clients' connections; never reloaded."""
     argv = _run_nginx(
         target, "proxy", target.proxy, image,
         mount=f"{STATE_DIR}:ro", publish=f"{address}:{port}:{PROXY_PORT}", config=PROXY_CONFIG,
+        pull_policy=pull_policy,
     )  # fmt: skip
     return Command(argv, f"start the proxy {target.proxy}")
 
@@ -498,10 +509,12 @@ def read_status_log(target: Target, path: str) -> Command:
     )
 
 
-def create_lock(target: Target, image: str, holder: str, host: str, since: str) -> Command:
+def create_lock(
+    target: Target, image: str, holder: str, host: str, since: str, *, pull_policy: str
+) -> Command:
     """The lock is a container name: the engine lets only one create win."""
     return Command(
-        ("docker", "create", "--pull=missing", "--name", target.lock, "--network=none",
+        ("docker", "create", f"--pull={pull_policy}", "--name", target.lock, "--network=none",
          *_label_args(target.labels("lock", holder=holder, host=host, since=since)),
          "--entrypoint", "true", image),
         f"take the deploy lock {target.lock}",

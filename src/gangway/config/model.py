@@ -35,6 +35,7 @@ SEVERITIES: Final[tuple[Severity, ...]] = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "
 EVENTS: Final[tuple[Event, ...]] = ("started", "succeeded", "failed", "rolled_back")
 DEFAULT_FAIL_ON: Final[tuple[Severity, ...]] = ("HIGH", "CRITICAL")
 PullPolicy = Literal["always", "missing", "never"]
+PrunePolicy = Literal["pulled", "all"]
 WebhookFormat = Literal["slack", "json"]
 
 
@@ -189,6 +190,15 @@ SecretName = Annotated[
 ]
 UrlPath = Annotated[
     str, _matching(r"/\S*", "url_path", "expected a path starting with '/', such as '/health'")
+]
+LivenessPath = Annotated[
+    str,
+    _matching(
+        r"(/\S*)?",
+        "url_path",
+        "expected a path starting with '/', such as '/health', or \"\" to rely on the "
+        "image's HEALTHCHECK alone",
+    ),
 ]
 Port = Annotated[int, BeforeValidator(_port_number), Field(ge=1, le=65535)]
 WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
@@ -511,7 +521,13 @@ class EnvironmentDatabaseConfig(Section):
 class HealthConfig(Section):
     """How a new color is proven healthy, and how long the old one drains."""
 
-    path: UrlPath = Field(default="/health", description="Liveness path of the app.")
+    path: LivenessPath = Field(
+        default="/health",
+        description="Liveness path of the app: gangway polls it through the preview port "
+        "until 2xx before the switch, and during the watch (a failing liveness switches "
+        'back), besides the image\'s own HEALTHCHECK (both must pass); `""`: rely on the '
+        "image's HEALTHCHECK alone.",
+    )
     ready_path: UrlPath = Field(
         default="/ready", description="Readiness path, polled through the preview port."
     )
@@ -629,6 +645,12 @@ class EnvironmentConfig(Section):
     watch: WatchConfig = Field(default_factory=WatchConfig, description="Post-switch watch.")
     retain: WholeNumber = Field(
         default=3, ge=1, le=100, description="Releases kept on the host for rollback (1 to 100)."
+    )
+    prune: PrunePolicy = Field(
+        default="pulled",
+        description="Images of releases beyond `retain` that a deploy removes: `pulled`, "
+        "only those gangway pulled onto the host; `all`, also those that were already there "
+        "(tags you built or loaded yourself). Never one a kept release or a container uses.",
     )
     lock_timeout: Duration = Field(
         default=timedelta(minutes=15),

@@ -12,6 +12,7 @@ from gangway.commands.docker import Command
 from gangway.errors import CommandFailed, DeployFailed
 from gangway.execute import Executor
 from gangway.progress import Progress
+from gangway.release.images import image_unavailable, missing_image
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ class Backups:
                     self.executor.run(command)
                 out = self.executor.run(steps[-1], timeout=self.timeout).stdout
         except CommandFailed as exc:
-            raise backup_failed(exc) from exc
+            raise self._missing_image(exc) or backup_failed(exc) from exc
         made = parse_backup_output(out, self.environment, version, reason)
         self.progress.say(
             f"backup: {made.describe()} in volume {self.db.backups} "
@@ -143,11 +144,24 @@ class Backups:
         )
         return made
 
+    def _missing_image(self, exc: CommandFailed) -> DeployFailed | None:
+        """database.image is not on the host and could not be pulled (None: another cause)."""
+        said = image_unavailable(exc.stderr) if self.db.image in exc.argv else ""
+        if not said:
+            return None
+        return missing_image(
+            "database.image", self.db.image, said, pull=self.db.pull_policy,
+            environment=self.environment, step="backup",
+        )  # fmt: skip
+
     def list(self) -> list[Backup]:
         """The backups in the volume, oldest first (none when the volume does not exist)."""
         if not self.executor.run(database.inspect_volume(self.db.backups), check=False).ok:
             return []
-        return parse_backups(self.executor.run(database.list_backups(self.db)).stdout)
+        try:
+            return parse_backups(self.executor.run(database.list_backups(self.db)).stdout)
+        except CommandFailed as exc:
+            raise self._missing_image(exc) or exc from exc
 
     def restore(self, name: str | None = None) -> Backup:
         """Verify the checksum of `name` (default: the newest), then restore it."""
@@ -175,6 +189,11 @@ class Backups:
         with self.progress.step("restore", verify.purpose):
             result = self.executor.run(verify, check=False, timeout=self.timeout)
         if not result.ok:
+            missing = self._missing_image(
+                CommandFailed(verify.argv, result.returncode, result.stdout, result.stderr)
+            )
+            if missing is not None:
+                raise missing
             detail = (result.stderr.strip().splitlines() or [f"exit {result.returncode}"])[-1]
             raise DeployFailed(
                 "restore",
@@ -186,6 +205,8 @@ class Backups:
             with self.progress.step("restore", command.purpose, announce=True):
                 self.executor.run(command, timeout=self.timeout)
         except CommandFailed as exc:
+            if missing := self._missing_image(exc):
+                raise missing from exc
             raise DeployFailed(
                 "restore",
                 f"pg_restore failed: {exc}",

@@ -38,6 +38,7 @@ from gangway.release.state import (
     ReleaseRecord,
     RoutingState,
     parse_history,
+    parse_image_inspect,
     parse_inspect,
 )
 from gangway.release.status import EnvironmentStatus, environment_status
@@ -135,6 +136,7 @@ class Deployer:
             self.progress,
             self.who,
             self.env.lock_timeout.total_seconds(),
+            self.env.pull,
             host=self.host,
             sleep=self.sleep,
         )
@@ -180,9 +182,13 @@ class Deployer:
         """Read the host, then plan a deploy of `image` (what `gangway plan` prints)."""
         reads = _Reads(self.executor)
         state = self.read_state(reads)
+        # Whether the host has the image before the deploy: the record keeps it (only what
+        # gangway pulled is pruned), and its HEALTHCHECK tells what proves it alive.
+        inspect = reads.run(docker.inspect_image(image), check=False)
         return self.planner.deploy(
             state, image, version or version_of(image),
             allow_destructive=allow_destructive, reads=reads.commands,
+            image_info=parse_image_inspect(inspect.stdout, ok=inspect.ok),
         )  # fmt: skip
 
     def plan_rollback(self, to: str | None = None) -> Plan:

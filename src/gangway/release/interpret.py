@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -28,6 +28,7 @@ from gangway.execute import Executor
 from gangway.masking import redact
 from gangway.progress import Progress
 from gangway.release.backups import Backup, Backups, backup_failed, parse_backup_output
+from gangway.release.images import image_named, image_unavailable, missing_image
 from gangway.release.migrations import (
     EXPAND_CONTRACT,
     PendingReport,
@@ -41,28 +42,6 @@ from gangway.release.state import Outcome, ReleaseRecord
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-# What docker says when an image is neither on the host nor pullable from its registry.
-_IMAGE_UNAVAILABLE = (
-    "Unable to find image",
-    "pull access denied",
-    "manifest unknown",
-    "No such image",
-    "not found: manifest",
-    "connection refused",
-    "no such host",
-    "i/o timeout",
-)
-
-
-def image_unavailable(stderr: str) -> str:
-    """docker's line saying an image could not be found or pulled ("" if it says not)."""
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    if not any(sign in line for line in lines for sign in _IMAGE_UNAVAILABLE):
-        return ""
-    errors = [line for line in lines if "Error" in line or "error" in line]
-    return (errors or lines)[-1].removeprefix("docker: ")
 
 
 @dataclass(frozen=True)
@@ -86,6 +65,8 @@ class _Run:
     report: PendingReport | None = None
     backup: Backup | None = None
     image_id: str = ""
+    # The plan's images by the key that names them (what a missing image is called).
+    images: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -104,7 +85,7 @@ class Interpreter:
         """Run `plan`; return its history record (None for plans that record nothing).
         Raises DeployFailed after recording a failure; KeyboardInterrupt after recording
         an interrupted release."""
-        run = _Run(version=plan.release.version if plan.release else "")
+        run = _Run(version=plan.release.version if plan.release else "", images=plan.images)
         error: BaseException | None = None
         outcome: Outcome = "succeeded"
         failed_at: Step | None = None
@@ -135,7 +116,7 @@ class Interpreter:
                 outcome = "interrupted"
                 continue
             except (DeployFailed, CommandFailed) as exc:
-                failure = self._as_failure(step, exc)
+                failure = self._as_failure(step, exc, run)
                 error, failed_at = failure, step
                 if step.phase in BEFORE_THE_SWITCH:
                     live = plan.previous.split()[0] if plan.previous else "nothing"
@@ -187,6 +168,8 @@ class Interpreter:
                     step.command, check=step.check, timeout=self.context.command_timeout
                 )
         except CommandFailed as exc:
+            if missing := self._missing_image(exc, run):
+                raise missing from exc
             if step.step == "backup":
                 raise backup_failed(exc) from exc
             if step.step == "migrate" and _is_migration(step.command):
@@ -215,15 +198,8 @@ class Interpreter:
                 out = self.executor.run(listing, timeout=self.context.command_timeout).stdout
             run.report = parse_pending(out)
         except (CommandFailed, PendingUnreadable) as exc:
-            missing = isinstance(exc, CommandFailed) and image_unavailable(exc.stderr)
-            if missing:
-                raise DeployFailed(
-                    "image",
-                    f"the image is not on the host and could not be pulled: {missing}",
-                    hint="nothing live changed; check the image reference, that it was "
-                    f"published, and that the host reaches its registry (pull = "
-                    f"{self.context.pull})",
-                ) from exc
+            if isinstance(exc, CommandFailed) and (missing := self._missing_image(exc, run)):
+                raise missing from exc
             raise DeployFailed(
                 "migrate",
                 f"could not list the pending migrations of {run.version}: {exc}",
@@ -263,17 +239,24 @@ class Interpreter:
 
     # -- failures ----------------------------------------------------------------------------
 
-    def _as_failure(self, step: Step, exc: DeployFailed | CommandFailed) -> DeployFailed:
+    def _missing_image(self, exc: CommandFailed, run: _Run) -> DeployFailed | None:
+        """A command that failed because an image of the plan is not on the host and could
+        not be pulled, said with the key that names the image and how to get it."""
+        said = image_unavailable(exc.stderr)
+        named = image_named(exc.argv, run.images) if said else None
+        if named is None:
+            return None
+        key, image = named
+        return missing_image(
+            key, image, said, pull=self.context.pull, environment=self.context.environment
+        )
+
+    def _as_failure(self, step: Step, exc: DeployFailed | CommandFailed, run: _Run) -> DeployFailed:
         if isinstance(exc, DeployFailed):
             return exc
-        missing = image_unavailable(exc.stderr)
-        if missing and step.step == "start":
-            return DeployFailed(
-                "image",
-                f"the image is not on the host and could not be pulled: {missing}",
-                hint=f"nothing live changed; check the image reference, that it was "
-                f"published, and that the host reaches its registry (pull = {self.context.pull})",
-            )
+        missing = self._missing_image(exc, run)
+        if missing is not None:
+            return missing
         name: FailedStep = step.step
         return DeployFailed(
             name, str(exc), hint="nothing live changed; fix the cause and deploy again"
@@ -370,6 +353,7 @@ class Interpreter:
             previous_version=plan.previous.split()[-1] if plan.previous else "",
             step=step_name,
             reason=redact(reason),
+            pulled=plan.pulls_image,
         )
         if record_step is not None:
             self.append(record_step.command, record)

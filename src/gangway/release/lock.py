@@ -20,6 +20,7 @@ from gangway.commands.docker import Target
 from gangway.errors import CommandFailed, LockHeld
 from gangway.execute import Executor
 from gangway.progress import Progress
+from gangway.release.images import image_unavailable, missing_image
 from gangway.release.state import ContainerInfo, parse_inspect
 
 
@@ -37,6 +38,7 @@ class DeployLock:
     progress: Progress
     who: str
     timeout: float  # lock_timeout: older than this, a lock is stale
+    pull_policy: str  # the environment's `pull`: the lock is a container of proxy.image
     host: str = field(default_factory=socket.gethostname)
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     token: str = field(default="", init=False)
@@ -57,12 +59,19 @@ class DeployLock:
         token = f"{self.who}@{self.host}:{os.getpid()}:{time.time_ns()}"
         announced = False
         while True:
-            command = docker.create_lock(self.target, self.image, token, self.host, _now())
+            command = docker.create_lock(
+                self.target, self.image, token, self.host, _now(), pull_policy=self.pull_policy
+            )
             result = self.executor.run(command, check=False)
             if result.ok:
                 self.token = token
                 return
             if "already in use" not in result.stderr and "Conflict" not in result.stderr:
+                if said := image_unavailable(result.stderr):
+                    raise missing_image(
+                        "proxy.image", self.image, said, pull=self.pull_policy,
+                        environment=self.target.environment, step="lock",
+                    )  # fmt: skip
                 raise CommandFailed(command.argv, result.returncode, result.stdout, result.stderr)
             lock = self.info()
             if lock is None:

@@ -31,7 +31,7 @@ PHASES: tuple[Phase, ...] = ("prepare", "prove", "switch", "watch", "retire")
 #: Failures in these phases back out: nothing live has changed yet.
 BEFORE_THE_SWITCH: frozenset[Phase] = frozenset({"prepare", "prove", "switch"})
 
-WaitKind = Literal["healthy", "ready", "smoke", "watch", "drained", "database"]
+WaitKind = Literal["healthy", "live", "ready", "smoke", "watch", "drained", "database"]
 CheckKind = Literal["pending_migrations", "destructive_guard"]
 # What an undo restores; of several completed steps with the same key only the latest
 # one's undo runs (the routes are put back once, to what they were before the plan).
@@ -73,13 +73,18 @@ class Wait:
     thresholds: Mapping[str, float] = field(default_factory=dict)
     # Read when the wait fails, to show why (the container's last log lines).
     diagnose: Command | None = None
+    # The watch: the liveness URL it also polls (every `liveness_interval_s`).
+    url: str = ""
 
     def describe(self) -> str:
         what = {
             "healthy": f"until Docker reports {self.subject} healthy",
+            "live": f"until {self.subject} answers 2xx (liveness, every {self.interval:g}s)",
             "ready": f"until {self.subject} answers 2xx",
             "smoke": f"until the smoke tests pass against {self.subject}",
-            "watch": f"while {self.subject}'s error rate is watched, the old color still running",
+            "watch": f"while {self.subject}'s error rate is watched"
+            + (f" and {self.url} is probed (liveness)" if self.url else "")
+            + ", the old color still running",
             "drained": f"until {self.subject} has no request in flight",
             "database": f"until {self.subject} accepts connections",
         }[self.kind]
@@ -158,6 +163,12 @@ class Plan:
     notes: tuple[str, ...] = ()
     # The router was stopped: the plan after the bootstrap is made once it runs.
     replan_after_bootstrap: bool = False
+    # The images the plan runs, by the key that names each (`proxy.image`, `--image`...):
+    # a missing one is reported by its key.
+    images: Mapping[str, str] = field(default_factory=dict)
+    # The release image was not on the host when planned: the deploy brings it (the
+    # record says so, and only such images are pruned by default).
+    pulls_image: bool = False
 
     def lines(self) -> list[str]:
         """The plan as text: commands as shell lines, waits and checks as comments."""
@@ -187,6 +198,8 @@ class Plan:
             "steps": [step_json(step) for step in self.steps],
             "finally": [step_json(step) for step in self.finish],
             "replan_after_bootstrap": self.replan_after_bootstrap,
+            "images": dict(self.images),
+            "pulls_image": self.pulls_image,
         }
 
 
@@ -236,6 +249,7 @@ def step_json(step: Step) -> dict[str, Any]:
             "probe": None if step.probe is None else _command_json(step.probe),
             "argv": list(step.argv) or None,
             "diagnose": None if step.diagnose is None else _command_json(step.diagnose),
+            "url": step.url or None,
         }
     return {
         "type": "check",

@@ -5,12 +5,13 @@ A deploy, in order (DESIGN.md, "Blue-green protocol"):
     prepare  bootstrap (network, database accessory, state volume, router, proxy: what
              is missing) -> check the pending migrations (none: skip) -> destructive
              guard -> backup -> migrate -> the new color's container
-    prove    preview route to it -> Docker health -> /ready through the preview route
-             -> smoke tests
-    switch   router config, nginx -t and graceful reload in one exec
-    watch    the new color's 5xx share, the old color still running
+    prove    preview route to it -> Docker health -> liveness (health.path) and /ready
+             through the preview route -> smoke tests
+    switch   router config, nginx -t and graceful reload in one exec (the preview route
+             left on the new color while a watch probes its liveness there)
+    watch    the new color's 5xx share and liveness, the old color still running
     retire   drain the old color -> stop it (kept for rollback) -> prune images beyond
-             `retain`
+             `retain` that gangway pulled (all of them with `prune = "all"`)
     finally  the image id and the history record
 
 The lock is taken before the host is read and released after the plan ends; it is not
@@ -29,9 +30,16 @@ from gangway.commands.nginx import Routes, proxy_config, router_config, status_l
 from gangway.config import EnvironmentConfig, PipelineConfig
 from gangway.errors import FailedStep
 from gangway.release.backups import backup_commands
+from gangway.release.images import RELEASE_IMAGE, image_notes, prunable
 from gangway.release.plan import Check, Phase, Plan, Record, Release, Run, Step, Wait
 from gangway.release.preview import describe_routes, preview_host
-from gangway.release.state import ContainerInfo, HostState, ReleaseRecord, RoutingState
+from gangway.release.state import (
+    ContainerInfo,
+    HostState,
+    ImageInfo,
+    ReleaseRecord,
+    RoutingState,
+)
 
 #: How long a color taken back out after a failure (the watch's included) is drained.
 SWITCH_BACK_DRAIN = 10.0
@@ -39,6 +47,9 @@ SWITCH_BACK_DRAIN = 10.0
 DRAIN_QUIET = 1.0
 #: The pace of polls that read the host (Docker health, the watch's status log).
 POLL_INTERVAL = 0.5
+#: Liveness checks failing in a row in the watch before traffic goes back (Docker's
+#: HEALTHCHECK default of retries): one lost probe is not a dead release.
+LIVENESS_FAILURES = 3
 
 
 def _seconds(value: float) -> int:
@@ -72,11 +83,28 @@ class Planner:
             self.config.database.image,
             accessory=self.env.database.kind == "accessory",
             backup_volume=self.env.database.backup_volume,
+            pull_policy=self.env.pull,
         )
 
     @property
     def preview_url(self) -> str:
         return f"http://{preview_host(self.env)}:{self.env.preview_port}"
+
+    @property
+    def liveness_url(self) -> str:
+        """health.path through the preview route ("" when the image's HEALTHCHECK alone
+        counts)."""
+        path = self.env.health.path
+        return self.preview_url + path if path else ""
+
+    def images(self, release: Release | None) -> dict[str, str]:
+        """The images a plan runs, by the key that names them."""
+        found = {"proxy.image": self.config.proxy.image}
+        if self.database.accessory or self.env.migrations.command:
+            found["database.image"] = self.database.image
+        if release is not None:
+            found[RELEASE_IMAGE] = release.image
+        return found
 
     # -- the whole plans ---------------------------------------------------------------
 
@@ -88,21 +116,25 @@ class Planner:
         *,
         allow_destructive: bool = False,
         reads: Sequence[Command] = (),
+        image_info: ImageInfo | None = None,
     ) -> Plan:
-        """Every step of a deploy of `image` against `state`, in order."""
+        """Every step of a deploy of `image` against `state`, in order. `image_info`: the
+        image as the host has it now (None: not read; taken as already there)."""
         release = self.next_release(state, image, version)
         old = state.live
         bootstrap = self.bootstrap_steps(state)
+        pulls = image_info is not None and not image_info.present
         if _router_stopped(state):
-            return self._replan_later("deploy", state, release, bootstrap, reads)
+            later = self._replan_later("deploy", state, release, bootstrap, reads)
+            return replace(later, pulls_image=pulls)
         steps = [
             *bootstrap,
             *self.migrate_steps(release, allow_destructive=allow_destructive),
             *self.start_steps(state, release, reuse=False),
-            *self.prove_and_switch_steps(state, release),
+            *self.prove_and_switch_steps(state, release, watched=_watched(old)),
             *self.watch_steps(release, old),
             *self.retire_steps(old),
-            *self.prune_steps(state, release),
+            *self.prune_steps(state, release, pulled=pulls),
         ]
         migrations = self.env.migrations
         always = bool(migrations.command) and not migrations.pending
@@ -114,9 +146,16 @@ class Planner:
             steps=tuple(steps),
             finish=self.finish_steps(release),
             reads=tuple(reads),
-            notes=("migrations.pending is []: backing up and migrating on every deploy",)
-            if always
-            else (),
+            notes=(
+                *(
+                    ("migrations.pending is []: backing up and migrating on every deploy",)
+                    if always
+                    else ()
+                ),
+                *image_notes(image_info, pull=self.env.pull, liveness_url=self.liveness_url),
+            ),
+            images=self.images(release),
+            pulls_image=pulls,
         )
 
     def rollback(
@@ -134,7 +173,7 @@ class Planner:
         release = Release(image=target.image, version=target.version, color=other_of(live))
         steps = [
             *self.start_steps(state, release, reuse=reuse),
-            *self.prove_and_switch_steps(state, release),
+            *self.prove_and_switch_steps(state, release, watched=False),
             *self.retire_steps(live),
         ]
         return Plan(
@@ -145,6 +184,7 @@ class Planner:
             steps=tuple(steps),
             finish=self.finish_steps(release),
             reads=tuple(reads),
+            images=self.images(release),
         )
 
     def maintenance(self, state: HostState, on: bool, *, reads: Sequence[Command] = ()) -> Plan:
@@ -160,6 +200,7 @@ class Planner:
             steps=tuple(bootstrap if _router_stopped(state) else steps),
             reads=tuple(reads),
             replan_after_bootstrap=_router_stopped(state),
+            images=self.images(None),
         )
 
     def _replan_later(
@@ -179,6 +220,7 @@ class Planner:
             reads=tuple(reads),
             notes=(f"the router is stopped: its routes are read once it runs ({action})",),
             replan_after_bootstrap=True,
+            images=self.images(release),
         )
 
     def next_release(self, state: HostState, image: str, version: str) -> Release:
@@ -198,6 +240,7 @@ class Planner:
     def bootstrap_steps(self, state: HostState) -> list[Step]:
         """Network, database, state volume, router and proxy, for whatever is missing."""
         image = self.config.proxy.image
+        pull = self.env.pull
         drain = _seconds(self.env.health.drain_timeout.total_seconds())
         target = self.target
         steps: list[Step] = []
@@ -212,16 +255,23 @@ class Planner:
             )
             steps += [
                 _run(docker.create_volume(target), "bootstrap"),
-                *(_run(docker.seed_file(target, image, p, t), "bootstrap") for p, t in seeds),
+                *(
+                    _run(docker.seed_file(target, image, p, t, pull_policy=pull), "bootstrap")
+                    for p, t in seeds
+                ),
                 _run(
-                    docker.run_router(target, image, self.env.address, self.env.preview_port),
+                    docker.run_router(
+                        target, image, self.env.address, self.env.preview_port, pull_policy=pull
+                    ),
                     "bootstrap",
                 ),
             ]
         elif not state.router.running:
             steps.append(_run(docker.start(target.router), "bootstrap"))
         if state.proxy is None:
-            run_proxy = docker.run_proxy(target, image, self.env.address, self.env.port)
+            run_proxy = docker.run_proxy(
+                target, image, self.env.address, self.env.port, pull_policy=pull
+            )
             steps.append(_run(run_proxy, "bootstrap"))
         elif not state.proxy.running:
             steps.append(_run(docker.start(target.proxy), "bootstrap"))
@@ -378,14 +428,26 @@ class Planner:
         assert isinstance(back, Run)
         return replace(back, check=False)
 
-    def prove_and_switch_steps(self, state: HostState, release: Release) -> list[Step]:
-        """Healthy, ready through the preview port, smoke tests, then the switch."""
+    def prove_and_switch_steps(
+        self, state: HostState, release: Release, *, watched: bool
+    ) -> list[Step]:
+        """Healthy, alive and ready through the preview port, smoke tests, then the switch.
+        `watched`: a watch follows, and it probes liveness through the preview route, so
+        the switch leaves that route on the new color (the next write of the routes,
+        a deploy, a rollback, a switch-back or maintenance, puts it elsewhere)."""
         health = self.env.health
         timeout = health.deploy_timeout.total_seconds()
         name = self.target.container(release.color)
         routing = state.routing
         switched = RoutingState(live=release.color, maintenance=routing.maintenance)
         interval = health.interval.total_seconds()
+        request_timeout = {"request_timeout_s": health.timeout.total_seconds()}
+        live: list[Step] = []
+        if self.liveness_url:
+            live.append(Wait("live", self.liveness_url, "prove", "health", timeout=timeout,
+                             interval=interval, thresholds=request_timeout,
+                             diagnose=docker.logs(name)))  # fmt: skip
+        keep_preview = release.color if watched and self.liveness_url else None
         return [
             # The preview route may point at the new color before it is healthy: only the
             # deployer's checks use it. Setting it first takes it off the critical path.
@@ -397,11 +459,11 @@ class Planner:
             Wait("healthy", name, "prove", "health", timeout=timeout,
                  interval=min(POLL_INTERVAL, interval), probe=docker.container_state(name),
                  diagnose=docker.logs(name)),
+            *live,
             Wait("ready", self.preview_url + health.ready_path, "prove", "ready",
-                 timeout=timeout, interval=interval,
-                 thresholds={"request_timeout_s": health.timeout.total_seconds()}),
+                 timeout=timeout, interval=interval, thresholds=request_timeout),
             *self.smoke_steps(),
-            *self.route_steps(switched.routes(), "switch", record=switched,
+            *self.route_steps(switched.routes(preview=keep_preview), "switch", record=switched,
                               undo=self.routes_back(state, record=True)),
         ]  # fmt: skip
 
@@ -427,9 +489,20 @@ class Planner:
     def watch_steps(self, release: Release, old: ContainerInfo | None) -> list[Step]:
         """The watch window: the new color's error rate, with the old color still running
         to go back to. Nothing to watch for when nothing was live before."""
-        if old is None or not old.running:
+        if not _watched(old):
             return []
         watch = self.env.watch
+        thresholds: dict[str, float] = {
+            "min_requests": watch.min_requests,
+            "max_error_rate": watch.max_error_rate,
+        }
+        if self.liveness_url:
+            health = self.env.health
+            thresholds |= {
+                "liveness_interval_s": health.interval.total_seconds(),
+                "liveness_failures": LIVENESS_FAILURES,
+                "request_timeout_s": health.timeout.total_seconds(),
+            }
         return [
             Wait(
                 "watch",
@@ -439,10 +512,8 @@ class Planner:
                 timeout=watch.window.total_seconds(),
                 interval=POLL_INTERVAL,
                 probe=docker.read_status_log(self.target, status_log(release.color)),
-                thresholds={
-                    "min_requests": watch.min_requests,
-                    "max_error_rate": watch.max_error_rate,
-                },
+                thresholds=thresholds,
+                url=self.liveness_url,
             )
         ]
 
@@ -474,29 +545,26 @@ class Planner:
             _run(docker.stop(old.name, _seconds(drain)), "retire", phase="retire"),
         ]
 
-    def prune_steps(self, state: HostState, release: Release) -> list[Step]:
+    def prune_steps(self, state: HostState, release: Release, *, pulled: bool) -> list[Step]:
         """Remove images of releases older than the `retain` most recent ones, never one a
-        container still uses after this deploy."""
-        keep: list[str] = [release.image]
-        for record in reversed(state.history):
-            if record.outcome == "succeeded" and record.image not in keep:
-                keep.append(record.image)
-        replaced = state.app(release.color)
-        in_use = {c.image for c in state.containers if c.role == "app" and c is not replaced}
-        in_use.add(release.image)
+        container still uses after this deploy. Only images gangway pulled onto the host
+        (`pulled`: this release's) are removed, unless the environment says
+        `prune = "all"`: a tag the user built or loaded himself is his."""
         return [
             Run(
                 replace(
                     docker.remove_image(image),
-                    purpose=f"prune {image} (beyond retain={self.env.retain})",
+                    purpose=f"prune {image} (beyond retain={self.env.retain}, {why})",
                 ),
                 "retire",
                 "retire",
                 check=False,
             )
-            for image in keep[self.env.retain :]
-            if image not in in_use
-        ]
+            for image, why in prunable(
+                state, release.image, release.color, pulled=pulled, retain=self.env.retain,
+                everything=self.env.prune == "all",
+            )
+        ]  # fmt: skip
 
     def finish_steps(self, release: Release) -> tuple[Step, ...]:
         """Whatever the outcome: the image id for the record, then the record."""
@@ -514,6 +582,11 @@ def _run(
 ) -> Run:
     """A prepare-phase command (most of them are) failing as `step`."""
     return Run(command, phase, step, undo=undo, undo_key="new_color" if undo else None)
+
+
+def _watched(old: ContainerInfo | None) -> bool:
+    """A watch follows the switch: there is an old color still running to go back to."""
+    return old is not None and old.running
 
 
 def _router_stopped(state: HostState) -> bool:

@@ -82,6 +82,7 @@ class Pollers:
     def wait(self, step: Wait) -> None:
         {
             "healthy": self.healthy,
+            "live": self.live,
             "ready": self.ready,
             "smoke": self.smoke,
             "database": self.database,
@@ -142,6 +143,26 @@ class Pollers:
                 hint="the app runs but says it cannot serve: check its /ready reasons and logs",
             )
 
+    def live(self, step: Wait) -> None:
+        """health.path through the preview route until 2xx: gangway's own liveness check,
+        which counts whether or not the image has a HEALTHCHECK."""
+        request_timeout = float(step.thresholds.get("request_timeout_s", 5.0))
+        probe = self.readiness(step.subject, step.timeout, step.interval, request_timeout)
+        if not probe.ready:
+            raise HealthCheckFailed(
+                "health",
+                f"{step.subject} (liveness) did not answer 2xx within {step.timeout:g}s "
+                f"(last: {probe.detail}, {probe.attempts} attempts)",
+                hint="the release runs but says it is not alive: read its logs above; "
+                'health.path = "" relies on the image\'s HEALTHCHECK alone',
+                logs=self._logs(step),
+            )
+
+    def _alive(self, step: Wait) -> Probe:
+        """One liveness check in the watch: 2xx within one request timeout."""
+        timeout = float(step.thresholds.get("request_timeout_s", 5.0))
+        return self.readiness(step.url, timeout, timeout, timeout)
+
     def smoke(self, step: Wait) -> None:
         """Run the smoke command against the preview URL; a failure or a timeout backs out."""
         hint = "the new color answers but fails its smoke tests; nothing live changed"
@@ -185,9 +206,24 @@ class Pollers:
         enough requests to judge), fail at once so traffic goes back."""
         min_requests = int(step.thresholds["min_requests"])
         max_rate = float(step.thresholds["max_error_rate"])
+        live_every = float(step.thresholds.get("liveness_interval_s", 1.0))
+        allowed = int(step.thresholds.get("liveness_failures", 3))
         deadline = time.monotonic() + step.timeout
+        next_live = time.monotonic()
+        failed_in_a_row = 0
         total = errors = 0
         while True:
+            if step.url and time.monotonic() >= next_live:
+                alive = self._alive(step)
+                next_live = time.monotonic() + live_every
+                failed_in_a_row = 0 if alive.ready else failed_in_a_row + 1
+                if failed_in_a_row >= allowed:
+                    raise DeployFailed(
+                        "watch",
+                        f"{step.url} (liveness) failed {failed_in_a_row} checks in a row "
+                        f"(last: {alive.detail}); traffic went back to the previous release",
+                        hint="the release is stopped and kept: read its logs with `docker logs`",
+                    )
             total, errors = count_statuses(self._probe(step))
             verdict = watch_verdict(total, errors, min_requests=min_requests,
                                     max_error_rate=max_rate)  # fmt: skip

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from gangway.commands.docker import LABEL, Color
@@ -82,6 +82,10 @@ class ReleaseRecord:
     previous_version: str = ""
     step: str = ""
     reason: str = ""
+    # gangway brought the image onto the host (it was not there before this deploy);
+    # records older than this field say False, so their images are never pruned unless
+    # the environment says `prune = "all"`.
+    pulled: bool = False
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, sort_keys=True)
@@ -90,9 +94,34 @@ class ReleaseRecord:
     def from_json(cls, line: str) -> ReleaseRecord | None:
         try:
             data = json.loads(line)
-            return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
+            record = cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
+            # Only a real `true` counts: a hand-edited or foreign value keeps the image.
+            return replace(record, pulled=record.pulled is True)
         except (ValueError, TypeError):
             return None  # a torn last line (deployer killed mid-write) is skipped
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """The release image as the host has it before a deploy (`docker image inspect`)."""
+
+    present: bool
+    # Its HEALTHCHECK: None when the image is not on the host yet (unknown until pulled).
+    healthcheck: bool | None = None
+
+
+def parse_image_inspect(text: str, *, ok: bool) -> ImageInfo:
+    """What `docker image inspect` said: absent (it failed), or present with or without a
+    HEALTHCHECK (`Config.Healthcheck` missing, or its test `["NONE"]`: none)."""
+    if not ok:
+        return ImageInfo(present=False)
+    try:
+        data = json.loads(text)
+        config = (data[0] if isinstance(data, list) and data else {}).get("Config") or {}
+    except (ValueError, AttributeError):
+        return ImageInfo(present=True)
+    test = (config.get("Healthcheck") or {}).get("Test") or []
+    return ImageInfo(present=True, healthcheck=bool(test) and test != ["NONE"])
 
 
 def parse_history(text: str) -> list[ReleaseRecord]:

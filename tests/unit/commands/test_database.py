@@ -11,8 +11,10 @@ from gangway.commands.database import DatabaseTarget
 from gangway.commands.docker import Command, Target
 
 TARGET = Target("notes-app", "production")
-ACCESSORY = DatabaseTarget(TARGET, "postgres:16-alpine", accessory=True)
-EXTERNAL = DatabaseTarget(TARGET, "postgres:16-alpine", accessory=False, backup_volume="nightly")
+ACCESSORY = DatabaseTarget(TARGET, "postgres:16-alpine", accessory=True, pull_policy="missing")
+EXTERNAL = DatabaseTarget(
+    TARGET, "postgres:16-alpine", accessory=False, backup_volume="nightly", pull_policy="never"
+)
 LABELS = (
     "--label", "dev.gangway.app=notes-app", "--label", "dev.gangway.env=production",
 )  # fmt: skip
@@ -90,6 +92,22 @@ def test_backup_of_an_external_database_passes_the_url_by_name_only() -> None:
     assert not any("postgresql://" in arg and "@" in arg for arg in command.argv[:-1])
 
 
+@pytest.mark.parametrize("policy", ["never", "missing", "always"])
+def test_every_database_container_follows_the_environments_pull_policy(policy: str) -> None:
+    db = DatabaseTarget(TARGET, "local/postgres", accessory=True, pull_policy=policy)
+    commands = [
+        database.make_secrets(db),
+        database.run_database(db),
+        database.backup(db, "v2", "{}", 3),
+        database.list_backups(db),
+        database.verify_backup(db, "b1"),
+        database.restore(db, "b1"),
+    ]
+    assert all(f"--pull={policy}" in command.argv for command in commands)
+    assert not any(arg.startswith("--pull=") and arg != f"--pull={policy}"
+                   for command in commands for arg in command.argv)  # fmt: skip
+
+
 def test_list_and_verify_read_the_volume_without_a_network() -> None:
     for command in (database.list_backups(ACCESSORY), database.verify_backup(ACCESSORY, "b1")):
         assert command.argv[:12] == (
@@ -104,7 +122,7 @@ def test_list_and_verify_read_the_volume_without_a_network() -> None:
 def test_restore_runs_pg_restore_in_one_transaction_with_the_backup_read_only() -> None:
     command = database.restore(EXTERNAL, "20250301T100000Z-v2")
     assert command.argv[:-1] == (
-        "docker", "run", "--rm", "--pull=missing", "--network", "notes-app-production",
+        "docker", "run", "--rm", "--pull=never", "--network", "notes-app-production",
         *LABELS, "--label", "dev.gangway.role=task",
         "--volume", "nightly:/backups:ro", "--entrypoint", "sh",
         "--env", "DATABASE_URL", "postgres:16-alpine", "-c",

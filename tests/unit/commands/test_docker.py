@@ -117,10 +117,10 @@ def test_run_once_runs_the_release_image_once_and_removes_it() -> None:
 
 
 def test_run_router_publishes_only_the_preview_port_on_the_address() -> None:
-    command = docker.run_router(TARGET, "nginx:1.27-alpine", "127.0.0.1", 8181)
+    command = docker.run_router(TARGET, "nginx:1.27-alpine", "127.0.0.1", 8181, pull_policy="never")
 
     assert command.argv == (
-        "docker", "run", "--detach", "--pull=missing",
+        "docker", "run", "--detach", "--pull=never",
         "--name", "notes-production-router",
         "--network", "notes-production",
         "--restart", "unless-stopped",
@@ -136,7 +136,7 @@ def test_run_router_publishes_only_the_preview_port_on_the_address() -> None:
 
 
 def test_run_proxy_publishes_the_public_port_and_mounts_the_state_read_only() -> None:
-    command = docker.run_proxy(TARGET, "nginx:1.27-alpine", "0.0.0.0", 8081)
+    command = docker.run_proxy(TARGET, "nginx:1.27-alpine", "0.0.0.0", 8081, pull_policy="missing")
 
     assert command.argv == (
         "docker", "run", "--detach", "--pull=missing",
@@ -216,11 +216,16 @@ def test_read_file_prints_nothing_for_a_missing_file_and_is_a_query() -> None:
 
 def test_create_lock_is_a_named_container_labelled_with_its_holder() -> None:
     command = docker.create_lock(
-        TARGET, "nginx:1.27-alpine", "ana@laptop:42:1", "laptop", "2025-01-02T03:04:05+00:00"
+        TARGET,
+        "nginx:1.27-alpine",
+        "ana@laptop:42:1",
+        "laptop",
+        "2025-01-02T03:04:05+00:00",
+        pull_policy="never",
     )
 
     assert command.argv == (
-        "docker", "create", "--pull=missing", "--name", "notes-production-lock",
+        "docker", "create", "--pull=never", "--name", "notes-production-lock",
         "--network=none",
         "--label", "dev.gangway.app=notes",
         "--label", "dev.gangway.env=production",
@@ -294,10 +299,12 @@ def test_switch_routes_script_promotes_only_a_config_nginx_accepts(
 
 
 def test_seed_file_writes_into_the_volume_from_a_throwaway_container() -> None:
-    command = docker.seed_file(TARGET, "nginx:1.27-alpine", docker.PROXY_CONFIG, "conf")
+    command = docker.seed_file(
+        TARGET, "nginx:1.27-alpine", docker.PROXY_CONFIG, "conf", pull_policy="always"
+    )
 
     assert command.argv == (
-        "docker", "run", "--rm", "--interactive", "--pull=missing", "--network=none",
+        "docker", "run", "--rm", "--interactive", "--pull=always", "--network=none",
         "--volume", "notes-production-state:/var/lib/gangway", "--entrypoint", "sh",
         "nginx:1.27-alpine", "-c",
         "mkdir -p $(dirname /var/lib/gangway/nginx/proxy.conf) && "
@@ -315,7 +322,7 @@ def test_seed_script_never_overwrites_what_the_volume_holds(
     if before is not None:
         path.parent.mkdir()
         path.write_text(before)
-    script = docker.seed_file(TARGET, "nginx", str(path), "new").argv[-1]
+    script = docker.seed_file(TARGET, "nginx", str(path), "new", pull_policy="never").argv[-1]
 
     subprocess.run(["sh", "-c", script], input="new", text=True, check=True)
 
@@ -368,11 +375,11 @@ def test_reads_of_the_host_are_queries(command: Command) -> None:
     "command",
     [
         docker.create_network(TARGET),
-        docker.run_router(TARGET, "nginx", "127.0.0.1", 8181),
+        docker.run_router(TARGET, "nginx", "127.0.0.1", 8181, pull_policy="never"),
         docker.write_file(TARGET, docker.STATE_FILE, "{}"),
         docker.switch_routes(TARGET, "", "route"),
         docker.stop("x", 1),
-        docker.create_lock(TARGET, "nginx", "h", "host", "now"),
+        docker.create_lock(TARGET, "nginx", "h", "host", "now", pull_policy="never"),
     ],
     ids=lambda command: command.argv[1],
 )
@@ -415,7 +422,7 @@ def test_shell_line_without_stdin_is_the_quoted_argv() -> None:
         "docker stop --time 10 notes-production-blue"
     )
     assert (
-        docker.run_router(TARGET, "nginx", "127.0.0.1", 8181)
+        docker.run_router(TARGET, "nginx", "127.0.0.1", 8181, pull_policy="never")
         .shell()
         .endswith("nginx -c /var/lib/gangway/nginx/router.conf -g 'daemon off;'")
     )

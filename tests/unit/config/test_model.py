@@ -237,9 +237,17 @@ def test_health_paths_must_start_with_a_slash(write_config: WriteConfig, minimal
     )
 
     assert error_lines(path) == [
-        "environments.staging.health.path: expected a path starting with '/', such as '/health' "
-        "(got 'health')"
+        "environments.staging.health.path: expected a path starting with '/', such as '/health', "
+        "or \"\" to rely on the image's HEALTHCHECK alone (got 'health')"
     ]
+
+
+def test_an_empty_liveness_path_relies_on_the_image(
+    write_config: WriteConfig, minimal_toml: str
+) -> None:
+    path = write_config(with_section(minimal_toml, "environments.staging.health", 'path = ""'))
+
+    assert load_config(path, environ={}).environment("staging").health.path == ""
 
 
 def test_max_error_rate_is_a_share(write_config: WriteConfig, minimal_toml: str) -> None:

@@ -41,14 +41,20 @@ def make_config() -> MakeConfig:
 
 @dataclass
 class FakeReadiness:
-    """No HTTP in unit tests: the readiness probe answers `answer` and keeps each URL."""
+    """No HTTP in unit tests: the readiness probe answers `answer` (or what `answers` says
+    for a URL: liveness and readiness apart; a list is answered in turn, its last answer
+    repeated) and keeps each URL."""
 
     urls: list[str] = field(default_factory=list)
     answer: Probe = field(default_factory=lambda: Probe(True, "HTTP 200", 1, 0.0))
+    answers: dict[str, Probe | list[Probe]] = field(default_factory=dict)
 
     def __call__(self, url: str, deadline: float, interval: float, timeout: float) -> Probe:
         self.urls.append(url)
-        return self.answer
+        answer = self.answers.get(url, self.answer)
+        if isinstance(answer, list):
+            return answer.pop(0) if len(answer) > 1 else answer[0]
+        return answer
 
 
 @pytest.fixture

@@ -34,7 +34,9 @@ QUICK = {
 }
 
 
-def record(version: str, outcome: Outcome = "succeeded", color: str = "blue") -> ReleaseRecord:
+def record(
+    version: str, outcome: Outcome = "succeeded", color: str = "blue", *, pulled: bool = False
+) -> ReleaseRecord:
     return ReleaseRecord(
         action="deploy",
         version=version,
@@ -46,6 +48,7 @@ def record(version: str, outcome: Outcome = "succeeded", color: str = "blue") ->
         host="ci",
         started_at="2025-03-01T10:00:00+00:00",
         duration_s=20.0,
+        pulled=pulled,
     )
 
 
@@ -392,7 +395,8 @@ def test_first_deploy_bootstraps_and_goes_live_on_blue(
         "append the release to the history",
         "remove notes-production-lock",
     ]
-    assert ready_urls == ["http://127.0.0.1:8181/ready"]
+    # liveness, then readiness, both through the preview route
+    assert ready_urls == ["http://127.0.0.1:8181/health", "http://127.0.0.1:8181/ready"]
     assert result.outcome == "succeeded"
     assert (result.version, result.color, result.image_id) == ("1.0.0", "blue", IMAGE_ID)
     [line] = fake.history()
@@ -422,8 +426,9 @@ def test_deploy_over_live_blue_goes_green_then_drains_and_stops_blue(
         "succeeded",
     )
     changes = purposes(executor)
-    assert changes.index("start green (2.1.0)") < changes.index("route live=green preview=none")
-    assert changes.index("route live=green preview=none") < changes.index(
+    # the preview route stays on green through the watch: its liveness is probed there
+    assert changes.index("start green (2.1.0)") < changes.index("route live=green preview=green")
+    assert changes.index("route live=green preview=green") < changes.index(
         "stop notes-production-blue (grace 30s)"
     )
     assert "read the router's traffic to blue" in purposes(executor, queries=True)
@@ -440,7 +445,7 @@ def test_deploy_prunes_images_beyond_retain_but_not_one_in_use(
     fake = live_blue_host("0.4.0")
     fake.add_app("green", "0.1.0", running=False)  # kept container, still in use
     fake.images.update(f"{REPO}:0.{n}.0" for n in range(1, 5))
-    fake.add_history(*(record(f"0.{n}.0") for n in range(1, 5)))
+    fake.add_history(*(record(f"0.{n}.0", pulled=True) for n in range(1, 5)))
     executor = fake.executor()
 
     make_deployer(executor, overrides=QUICK).deploy(f"{REPO}:0.5.0")
@@ -494,7 +499,7 @@ def test_failed_health_keeps_live_color_and_backs_out(
 def test_failed_readiness_clears_the_preview_route(
     make_deployer: MakeDeployer, readiness: FakeReadiness
 ) -> None:
-    readiness.answer = Probe(False, "HTTP 503: db down", 3, 0.25)
+    readiness.answers["http://127.0.0.1:8181/ready"] = Probe(False, "HTTP 503: db down", 3, 0.25)
     fake = live_blue_host("2.0.0")
     executor = fake.executor()
 

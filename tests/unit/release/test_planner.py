@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import shlex
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -30,7 +30,8 @@ def container(
 ) -> ContainerInfo:
     labels = TARGET.labels(role)
     if color:
-        labels |= {"dev.gangway.color": color, "dev.gangway.version": version}
+        labels |= {"dev.gangway.color": color, "dev.gangway.version": version,
+                   "dev.gangway.image": f"127.0.0.1:5000/notes:{version}"}  # fmt: skip
     status = "running" if running else "exited"
     return ContainerInfo(name, role, running, status, None, 0, "sha256:ab", labels)
 
@@ -92,12 +93,14 @@ def route(routes: str) -> list[str]:
     return [f"route {routes}"]
 
 
-def prove_and_switch(color: str, live: str = "none") -> list[str]:
+def prove_and_switch(color: str, live: str = "none", *, watched: bool = False) -> list[str]:
+    """A watch that follows probes liveness through the preview route: it stays on."""
     return [
         *route(f"live={live} preview={color}"),
         f"wait healthy notes-production-{color}",
+        "wait live http://127.0.0.1:8181/health",
         "wait ready http://127.0.0.1:8181/ready",
-        *route(f"live={color} preview=none"),
+        *route(f"live={color} preview={color if watched else 'none'}"),
     ]
 
 
@@ -192,7 +195,12 @@ CASES = [
     Case(
         "live-blue-goes-green-and-retires-blue",
         live_blue,
-        [*MIGRATE, "start green (2.0.0)", *prove_and_switch("green", "blue"), *retire("blue")],
+        [
+            *MIGRATE,
+            "start green (2.0.0)",
+            *prove_and_switch("green", "blue", watched=True),
+            *retire("blue"),
+        ],
     ),
     Case(
         "live-green-goes-blue",
@@ -201,7 +209,7 @@ CASES = [
             *MIGRATE,
             "remove notes-production-blue",
             "start blue (2.0.0)",
-            *prove_and_switch("blue", "green"),
+            *prove_and_switch("blue", "green", watched=True),
             *retire("green"),
         ],
     ),
@@ -212,7 +220,7 @@ CASES = [
             *MIGRATE,
             "remove notes-production-green",
             "start green (2.0.0)",
-            *prove_and_switch("green", "blue"),
+            *prove_and_switch("green", "blue", watched=True),
             *retire("blue"),
         ],
     ),
@@ -399,11 +407,11 @@ def test_preview_route_keeps_live_blue_and_previews_green_then_switches(
     assert backend_on(preview, 80) == "notes-production-blue"
     assert backend_on(preview, 81) == "notes-production-green"
     assert backend_on(switched, 80) == "notes-production-green"
-    assert backend_on(switched, 81) is None
-    assert '"nothing to preview"' in switched
+    # the watch probes green's liveness through the preview route: it stays on green
+    assert backend_on(switched, 81) == "notes-production-green"
     # the routing record is written by the very command that switches
     switch = next(
-        s for s in runs(plan.steps) if s.command.purpose == "route live=green preview=none"
+        s for s in runs(plan.steps) if s.command.purpose == "route live=green preview=green"
     )
     script = switch.command.argv[-1]
     assert written_state(script) == '{"live": "green", "maintenance": false}\n'
@@ -414,6 +422,7 @@ def test_preview_route_keeps_live_blue_and_previews_green_then_switches(
     [back] = switch.undo
     assert isinstance(back, Run)
     assert written_state(back.command.argv[-1]) == '{"live": "blue", "maintenance": false}\n'
+    assert '"nothing to preview"' in (back.command.stdin or "")
 
 
 def test_switch_keeps_maintenance_on(make_deployer: MakeDeployer) -> None:
@@ -517,8 +526,14 @@ def test_plan_lines_group_by_phase_and_show_waits_checks_and_thresholds(
         "request_timeout_s 5)" in lines
     )
     assert (
-        "# wait while green's error rate is watched, the old color still running "
-        "(at most 60s, min_requests 20, max_error_rate 0.05)" in lines
+        "# wait until http://127.0.0.1:8181/health answers 2xx (liveness, every 1s) (at most "
+        "30s, request_timeout_s 5)" in lines
+    )
+    assert (
+        "# wait while green's error rate is watched and http://127.0.0.1:8181/health is "
+        "probed (liveness), the old color still running (at most 60s, min_requests 20, "
+        "max_error_rate 0.05, liveness_interval_s 1, liveness_failures 3, request_timeout_s 5)"
+        in lines
     )
     assert (
         "# wait until notes-production-blue has no request in flight (at most 30s, port 8000, "
@@ -534,7 +549,23 @@ def test_plan_json_carries_every_step_with_its_thresholds(make_deployer: MakeDep
     assert data["action"] == "deploy"
     assert data["release"] == {"image": IMAGE, "version": "2.0.0", "color": "green"}
     watch = next(s for s in data["steps"] if s["type"] == "wait" and s["kind"] == "watch")
-    assert watch["thresholds"] == {"min_requests": 20, "max_error_rate": 0.05}
+    assert watch["thresholds"] == {
+        "min_requests": 20,
+        "max_error_rate": 0.05,
+        "liveness_interval_s": 1.0,
+        "liveness_failures": 3,
+        "request_timeout_s": 5.0,
+    }
+    assert watch["url"] == "http://127.0.0.1:8181/health"
+    live = next(s for s in data["steps"] if s["type"] == "wait" and s["kind"] == "live")
+    assert (live["subject"], live["interval_s"], live["timeout_s"]) == (
+        "http://127.0.0.1:8181/health", 1.0, 30.0,
+    )  # fmt: skip
+    assert data["images"] == {
+        "proxy.image": "nginx:1.27-alpine",
+        "database.image": "postgres:16-alpine",
+        "--image": IMAGE,
+    }
     assert watch["probe"]["argv"][:3] == ["docker", "exec", "notes-production-router"]
     assert [s["type"] for s in data["finally"]] == ["run", "record"]
 
@@ -546,7 +577,7 @@ def test_smoke_tests_run_between_ready_and_the_switch(make_deployer: MakeDeploye
     )
     plan = planner.deploy(host(ROUTER, PROXY, app("blue"), live="blue"), IMAGE, "2.0.0")
     kinds = [step.kind for step in plan.steps if isinstance(step, Wait)]
-    assert kinds == ["healthy", "ready", "smoke", "watch", "drained"]
+    assert kinds == ["healthy", "live", "ready", "smoke", "watch", "drained"]
     smoke = next(step for step in plan.steps if isinstance(step, Wait) and step.kind == "smoke")
     assert smoke.subject == f"http://127.0.0.1:{deployer.env.preview_port}"
     assert smoke.argv == ("pytest", "--base-url", smoke.subject)
@@ -560,20 +591,54 @@ def test_no_smoke_step_without_a_smoke_command(make_deployer: MakeDeployer) -> N
     assert all(step.kind != "smoke" for step in plan.steps if isinstance(step, Wait))
 
 
-def test_prune_is_planned_for_images_beyond_retain_not_for_ones_in_use(
-    make_deployer: MakeDeployer,
-) -> None:
-    state = HostState(
+def pruned_by(plan: Plan) -> list[str]:
+    return [s.command.argv[-1] for s in runs(plan.steps) if s.command.argv[1:3] == ("image", "rm")]
+
+
+def old_releases(*, pulled: Sequence[str]) -> HostState:
+    """Blue 1.0.0 live; four releases in the history, `pulled` of them brought by gangway."""
+    return HostState(
         containers=(ROUTER, PROXY, app("blue", "1.0.0")),
         network=True,
         routing=RoutingState(live="blue"),
-        history=tuple(record(v) for v in ("0.7.0", "0.8.0", "0.9.0", "1.0.0")),
+        history=tuple(record(v, pulled=v in pulled) for v in ("0.7.0", "0.8.0", "0.9.0", "1.0.0")),
     )
-    plan = make_deployer().planner.deploy(state, IMAGE, "2.0.0")
 
-    pruned = [
-        s.command.argv[-1] for s in runs(plan.steps) if s.command.argv[1:3] == ("image", "rm")
-    ]
-    # retain = 3: 2.0.0, 1.0.0 (the kept blue) and 0.9.0 stay
-    assert pruned == ["127.0.0.1:5000/notes:0.8.0", "127.0.0.1:5000/notes:0.7.0"]
+
+REPO = "127.0.0.1:5000/notes"
+
+
+@pytest.mark.parametrize(
+    ("pulled", "prune", "expected"),
+    [
+        # retain = 3: 2.0.0, 1.0.0 (the kept blue) and 0.9.0 stay
+        (["0.7.0", "0.8.0", "0.9.0", "1.0.0"], "pulled", ["0.8.0", "0.7.0"]),
+        # an image that was on the host before gangway deployed it is the user's
+        (["0.8.0"], "pulled", ["0.8.0"]),
+        ([], "pulled", []),  # records older than the `pulled` field: nothing pruned
+        ([], "all", ["0.8.0", "0.7.0"]),
+        (["0.7.0"], "all", ["0.8.0", "0.7.0"]),
+    ],
+    ids=["all-pulled", "one-pulled", "none-pulled", "prune-all", "prune-all-mixed"],
+)
+def test_prune_removes_beyond_retain_only_what_gangway_pulled_unless_all(
+    make_deployer: MakeDeployer, pulled: list[str], prune: str, expected: list[str]
+) -> None:
+    deployer = make_deployer(overrides={"environments.production.prune": prune})
+    plan = deployer.planner.deploy(old_releases(pulled=pulled), IMAGE, "2.0.0")
+
+    assert pruned_by(plan) == [f"{REPO}:{v}" for v in expected]
     assert all(not s.check for s in runs(plan.steps) if s.command.argv[1:3] == ("image", "rm"))
+
+
+def test_prune_never_removes_an_image_a_kept_container_uses(make_deployer: MakeDeployer) -> None:
+    state = old_releases(pulled=["0.7.0", "0.8.0", "0.9.0", "1.0.0"])
+    state = replace(state, containers=(*state.containers, app("green", "0.8.0", running=False)))
+    # green is replaced by 2.0.0: its image is no longer in use, so 0.8.0 goes
+    assert pruned_by(make_deployer().planner.deploy(state, IMAGE, "2.0.0")) == [
+        f"{REPO}:0.8.0", f"{REPO}:0.7.0",
+    ]  # fmt: skip
+    # the live green holds 0.8.0; blue (0.7.0) is replaced by 2.0.0
+    kept = (ROUTER, PROXY, app("green", "0.8.0"), app("blue", "0.7.0", running=False))
+    state = replace(state, containers=kept, routing=RoutingState(live="green"))
+    assert pruned_by(make_deployer().planner.deploy(state, IMAGE, "2.0.0")) == [f"{REPO}:0.7.0"]

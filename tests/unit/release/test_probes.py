@@ -16,7 +16,7 @@ from gangway.errors import DeployFailed, HealthCheckFailed
 from gangway.execute import DockerCli, RecordingExecutor, Result
 from gangway.health import proc_address
 from gangway.progress import Progress
-from gangway.release.interpret import image_unavailable
+from gangway.release.images import image_unavailable
 from gangway.release.plan import Wait
 from gangway.release.probes import Pollers, health_verdict, watch_verdict
 from tests.support.fake_host import TARGET, FakeHost
