@@ -68,9 +68,9 @@ def kill_when(stage: Stage, version: str, pattern: str, delay: float = 0.0) -> s
 
 
 KILL_POINTS = {
-    "after start": r"prepare: start \w+ \(v2\): ok",
-    "after health": r"prove: wait until Docker reports \S+ healthy .*: ok",
-    "during switch": r"prove: wait until http://\S+ answers 2xx .*: ok",
+    "after start": r"start: start \w+ \(v2\): ok",
+    "after health": r"prove: until Docker reports \S+ healthy .*: ok",
+    "during switch": r"prove: until http://\S+/ready answers 2xx .*: ok",
     "after switch": r"switch: \w+ \(v2\) is live",
 }
 

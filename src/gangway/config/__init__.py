@@ -2,6 +2,13 @@
 
 from gangway.config.document import REDACTED, config_document
 from gangway.config.durations import Duration, format_duration, parse_duration
+from gangway.config.environment import (
+    EnvironmentConfig,
+    EnvironmentsConfig,
+    HealthConfig,
+    MigrationsConfig,
+    WatchConfig,
+)
 from gangway.config.loader import (
     AIRGAPPED_PROFILE,
     ENV_PREFIX,
@@ -9,17 +16,10 @@ from gangway.config.loader import (
     load_config,
 )
 from gangway.config.model import (
-    ENVIRONMENT_NAMES,
-    EVENTS,
-    SEVERITIES,
     AppConfig,
     ConfigOrigin,
     DatabaseConfig,
-    EnvironmentConfig,
-    EnvironmentsConfig,
-    HealthConfig,
     ImageConfig,
-    MigrationsConfig,
     NotificationsConfig,
     PipelineConfig,
     ProxyConfig,
@@ -27,10 +27,10 @@ from gangway.config.model import (
     ScanConfig,
     ScanIgnore,
     StagesConfig,
-    WatchConfig,
     WebhookConfig,
 )
 from gangway.config.reference import render_reference
+from gangway.config.types import ENVIRONMENT_NAMES, EVENTS, SEVERITIES
 
 __all__ = [
     "AIRGAPPED_PROFILE",

@@ -20,7 +20,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
-from gangway.config.model import ConfigOrigin, PipelineConfig, value_type
+from gangway.config.model import ConfigOrigin, PipelineConfig
 from gangway.config.syntax import (
     data_defect,
     long_number_position,
@@ -29,6 +29,7 @@ from gangway.config.syntax import (
     printable,
     undecodable_byte,
 )
+from gangway.config.types import value_type
 from gangway.errors import FILE_SOURCE, NO_VALUE, ConfigError, ConfigProblem, ValueSource
 
 ENV_PREFIX: Final = "GANGWAY_"

@@ -11,7 +11,8 @@ from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
 from gangway.config.durations import format_duration
-from gangway.config.model import PipelineConfig, value_type
+from gangway.config.model import PipelineConfig
+from gangway.config.types import value_type
 
 _INTRO = (
     "Generated from the models by `gangway config --reference`. Durations are written "

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
-from gangway.config.model import Event, WebhookFormat
+from gangway.config.types import Event, WebhookFormat
 from gangway.masking import redact
 
 #: Bumped only when a key of the JSON body changes meaning or goes away.

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
-from gangway.config.model import Event
+from gangway.config.types import Event
 from gangway.errors import CommandFailed, DeployFailed, FailedStep, LockHeld
 from gangway.notify import DeployEvent, Notifier
 from gangway.notify.payloads import Action

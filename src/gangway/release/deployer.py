@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from types import FrameType
 
-from gangway.commands import docker
+from gangway.commands import database, docker
 from gangway.commands.docker import Command, other
 from gangway.config import EnvironmentConfig, PipelineConfig
 from gangway.errors import DeployFailed
@@ -163,7 +163,12 @@ class Deployer:
         network = run.run(docker.inspect_network(self.target), check=False).ok
         state = HostState(containers=tuple(containers), network=network)
         router = state.router
-        if router is None or not router.running:
+        if router is None:
+            # A router removed while its volume stayed: the routes are read from the volume
+            # once a new router runs, never taken for "nothing live".
+            volume = run.run(database.inspect_volume(self.target.state_volume), check=False)
+            return replace(state, state_volume=volume.ok)
+        if not router.running:
             return state
         routing = RoutingState.from_json(
             run.run(docker.read_file(self.target, docker.STATE_FILE)).stdout

@@ -61,6 +61,7 @@ class _Run:
     """What one interpretation has learned so far."""
 
     version: str = ""
+    color: str = ""
     completed: list[Run] = field(default_factory=list)
     report: PendingReport | None = None
     backup: Backup | None = None
@@ -148,6 +149,8 @@ class Interpreter:
         if isinstance(step, Run):
             self._command(step, run)
             run.completed.append(step)
+            if step.phase == "switch" and run.color:
+                self.progress.say(f"switch: {run.color} ({run.version}) is live")
         elif isinstance(step, Wait):
             with self.progress.step(self._label(step), step.describe()[len("# wait ") :],
                                     announce=True):  # fmt: skip

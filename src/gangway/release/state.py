@@ -162,6 +162,8 @@ class HostState:
     network: bool = False
     routing: RoutingState = RoutingState()
     history: tuple[ReleaseRecord, ...] = ()
+    # The state volume exists (read only when the router does not).
+    state_volume: bool = False
 
     def by_role(self, role: str) -> ContainerInfo | None:
         return next((c for c in self.containers if c.role == role), None)

@@ -10,7 +10,8 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gangway.config.model import ScanConfig, Severity
+from gangway.config.model import ScanConfig
+from gangway.config.types import Severity
 from gangway.scan.report import Report, Result, Secret, Vulnerability
 
 #: Most severe first: the order of every list and count the gate shows.

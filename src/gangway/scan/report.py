@@ -12,8 +12,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, V
 from pydantic.alias_generators import to_pascal
 from pydantic_core import ErrorDetails
 
-from gangway.config.model import Severity
 from gangway.config.syntax import data_defect, line_column, nesting_position
+from gangway.config.types import Severity
 from gangway.errors import NumberRefused, ReportUnreadable
 
 MAX_DEPTH: Final = 64

@@ -26,7 +26,7 @@ from pydantic.fields import FieldInfo
 from gangway import cli
 from gangway.config import PipelineConfig, load_config
 from gangway.config.durations import AtMost
-from gangway.config.model import value_type
+from gangway.config.types import value_type
 from gangway.errors import ConfigError
 
 from ..conftest import MINIMAL_TOML

@@ -9,20 +9,23 @@ import pytest
 from pydantic import BaseModel
 
 from gangway.config import PipelineConfig, load_config
+from gangway.config import environment as environment_module
 from gangway.config import model as model_module
+from gangway.config.types import Section
 from gangway.errors import ConfigError
 
 from ..conftest import WriteConfig
 
 
 def all_models() -> list[type[BaseModel]]:
-    return [
+    """Every section model of pipeline.toml, wherever in gangway.config it is defined."""
+    found = {
         value
-        for value in vars(model_module).values()
-        if isinstance(value, type)
-        and issubclass(value, model_module.Section)
-        and value is not model_module.Section
-    ]
+        for module in (model_module, environment_module)
+        for value in vars(module).values()
+        if isinstance(value, type) and issubclass(value, Section) and value is not Section
+    }
+    return sorted(found, key=lambda model: model.__name__)
 
 
 def error_lines(path: Path) -> list[str]:

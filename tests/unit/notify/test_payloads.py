@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from gangway.config.model import Event, WebhookFormat
+from gangway.config.types import Event, WebhookFormat
 from gangway.masking import MASK
 from gangway.notify import (
     SCHEMA_VERSION,

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from gangway import cli
-from gangway.config.model import value_type
+from gangway.config.types import value_type
 from gangway.errors import ReportUnreadable
 from gangway.scan.policy import evaluate
 from gangway.scan.report import Report, parse_report
