@@ -6,7 +6,6 @@ variables > secret files > the air-gapped profile > pipeline.toml > model defaul
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
@@ -14,14 +13,20 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, get_args, get_origin
+from typing import Final, get_origin
 
-from pydantic import BaseModel, SecretStr, ValidationError
-from pydantic.fields import FieldInfo
-from pydantic_core import ErrorDetails
+from pydantic import ValidationError
 
 from gangway.config.model import ConfigOrigin, PipelineConfig
+from gangway.config.problems import (
+    annotation_at,
+    child_annotation,
+    dotted,
+    is_model,
+    problem_from,
+)
 from gangway.config.syntax import (
+    Loc,
     data_defect,
     long_number_position,
     nesting_position,
@@ -30,7 +35,7 @@ from gangway.config.syntax import (
     undecodable_byte,
 )
 from gangway.config.types import value_type
-from gangway.errors import FILE_SOURCE, NO_VALUE, ConfigError, ConfigProblem, ValueSource
+from gangway.errors import ConfigError, ConfigProblem, ValueSource
 
 ENV_PREFIX: Final = "GANGWAY_"
 ENV_SEPARATOR: Final = "__"
@@ -59,13 +64,9 @@ _TEXT_FLOAT = re.compile(
 _TEXT_FLAGS: Final = {"1": True, "true": True, "yes": True, "on": True,
                       "0": False, "false": False, "no": False, "off": False}  # fmt: skip
 #: Substrings of a key name that say its value is or may be a credential.
-_SECRET_WORDS = re.compile(r"password|passwd|token|credential|api_?key|webhook", re.I)
 _TOML_POSITION = re.compile(r" \(at line (\d+), column (\d+)\)$| \(at end of document\)$")
-_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 #: A file of the secrets directory that holds one of the app's secrets, not a config key.
 APP_SECRET_FILE: Final = re.compile(r"[A-Z_][A-Z0-9_]*")
-
-Loc = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def load_config(
     if defect is not None:
         deep_loc, message = defect
         line, column = nesting_position(path.read_text(encoding="utf-8"), comments=True)
-        key = _dotted(deep_loc[:8]) + (".…" if len(deep_loc) > 8 else "")
+        key = dotted(deep_loc[:8]) + (".…" if len(deep_loc) > 8 else "")
         problems.append(ConfigProblem(message, file=file, key=key, line=line, column=column))
         raise ConfigError(problems)
 
@@ -121,7 +122,7 @@ def load_config(
     try:
         config = PipelineConfig.model_validate(data)
     except ValidationError as exc:
-        problems.extend(_problem_from(error, data, provenance, file) for error in exc.errors())
+        problems.extend(problem_from(error, data, provenance, file) for error in exc.errors())
         raise ConfigError(problems) from None
     if problems:
         raise ConfigError(problems)
@@ -268,7 +269,7 @@ def _environment_layer(
         def problem(
             message: str, parts: tuple[str, ...] = parts, source: ValueSource = source
         ) -> None:
-            problems.append(ConfigProblem(message, file=file, key=_dotted(parts), source=source))
+            problems.append(ConfigProblem(message, file=file, key=dotted(parts), source=source))
 
         bad = undecodable_byte(raw)
         if bad is not None:
@@ -276,14 +277,14 @@ def _environment_layer(
             problem(f"the value is not UTF-8 text ({bad}); set it as UTF-8")
             continue
         try:
-            value = _env_value(raw, structured=_is_structured(_annotation_at(_loc(parts))))
+            value = _env_value(raw, structured=_is_structured(annotation_at(_loc(parts))))
         except ValueError as exc:
             problem(str(exc))
             continue
         defect = data_defect(value)
         if defect is not None:
             loc, message = defect
-            problem(f"the JSON value {message}" + (f" at {_dotted(loc)}" if loc else ""))
+            problem(f"the JSON value {message}" + (f" at {dotted(loc)}" if loc else ""))
             continue
         layer.append(_Override(parts, value, source))
     return layer
@@ -297,7 +298,7 @@ def _env_key(segments: list[str]) -> tuple[str, ...]:
         in_table = get_origin(value_type(annotation)) is dict
         part = segment if in_table else segment.lower()
         parts.append(part)
-        annotation = _child(annotation, int(part) if _is_index(part) else part)
+        annotation = child_annotation(annotation, int(part) if _is_index(part) else part)
     return tuple(parts)
 
 
@@ -312,7 +313,7 @@ def _loc(parts: tuple[str, ...]) -> Loc:
 
 def _is_structured(annotation: object) -> bool:
     container = value_type(annotation)
-    return get_origin(container) in (list, dict) or _is_model(container)
+    return get_origin(container) in (list, dict) or is_model(container)
 
 
 def _env_value(raw: str, *, structured: bool) -> object:
@@ -379,7 +380,7 @@ def _apply(
 
     def problem(message: str) -> None:
         problems.append(
-            ConfigProblem(message, file=file, key=_dotted(parts), source=override.source)
+            ConfigProblem(message, file=file, key=dotted(parts), source=override.source)
         )
 
     if not all(parts):
@@ -388,14 +389,14 @@ def _apply(
     annotation: object = PipelineConfig
     for depth, part in enumerate(parts):
         if get_origin(value_type(annotation)) is list and not _is_index(part):
-            where = _dotted(parts[:depth])
+            where = dotted(parts[:depth])
             problem(f"{part!r} is not an item number: the items of {where} are numbered "
                     "0, 1, 2... in ASCII digits")  # fmt: skip
             return None
-        annotation = _child(annotation, int(part) if _is_index(part) else part)
+        annotation = child_annotation(annotation, int(part) if _is_index(part) else part)
     value = override.value
     if isinstance(value, str) and override.source.kind in ("env", "secret"):
-        value = _from_text(value, _annotation_at(_loc(parts)))
+        value = _from_text(value, annotation_at(_loc(parts)))
     node: dict[str, object] | list[object] = data
     loc: list[str | int] = []
     for depth, part in enumerate(parts):
@@ -403,7 +404,7 @@ def _apply(
         fresh: object = value if last else ([] if _is_index(parts[depth + 1]) else {})
         if isinstance(node, list):
             if not _is_index(part) or int(part) > len(node):
-                where = _dotted(tuple(loc))
+                where = dotted(tuple(loc))
                 problem(f"no item {part} in {where}, which has {len(node)} (items count from 0)")
                 return None
             index = int(part)
@@ -421,166 +422,7 @@ def _apply(
         if last:
             break
         if not isinstance(child, dict | list):
-            problem(f"cannot be set: {_dotted(tuple(loc))} is not a table")
+            problem(f"cannot be set: {dotted(tuple(loc))} is not a table")
             return None
         node = child
     return tuple(loc)
-
-
-def _problem_from(
-    error: ErrorDetails,
-    data: Mapping[str, object],
-    provenance: Mapping[Loc, ValueSource],
-    file: str,
-) -> ConfigProblem:
-    loc: Loc = tuple(error["loc"])
-    context = error.get("ctx") or {}
-    kind = error["type"]
-    value: object = error.get("input", NO_VALUE)
-    if "at" in context:  # a check on a section that blames one of its keys
-        loc = (*loc, str(context["at"]))
-        value = context.get("port", value)
-    message = _message(error, loc)
-    if loc and loc[-1] == "[key]":
-        loc = loc[:-1]
-        value = loc[-1]
-        message = f"invalid key: {message}"
-    source = _source_of(loc, provenance, descendants=kind == "extra_forbidden")
-    if kind == "extra_forbidden":
-        message, value = _unknown_key(loc), NO_VALUE
-    elif kind == "missing":
-        message, value = _missing(loc), NO_VALUE
-    secret = source.kind == "secret" or _is_secret(loc) or _looks_secret(value)
-    return ConfigProblem(
-        message, file=file, key=_dotted(loc), value=value, source=source, secret=secret
-    )
-
-
-def _message(error: ErrorDetails, loc: Loc) -> str:
-    kind = error["type"]
-    annotation = value_type(_annotation_at(loc))
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        if _is_model(annotation):
-            assert isinstance(annotation, type)
-            assert issubclass(annotation, BaseModel)
-            return f"expected a table with the keys {', '.join(annotation.model_fields)}"
-        return "expected a table"
-    if kind == "list_type":
-        if get_origin(annotation) is list and _is_model(item := get_args(annotation)[0]):
-            assert isinstance(item, type)
-            assert issubclass(item, BaseModel)
-            return (
-                f"expected an array of tables ([[{_dotted(loc)}]] entries, each with the "
-                f"keys {', '.join(item.model_fields)})"
-            )
-        return "expected an array"
-    message = error["msg"].removeprefix("Value error, ")
-    if kind.endswith("_parsing"):
-        message = message.split(", unable to")[0]
-    return message
-
-
-def _unknown_key(loc: Loc) -> str:
-    parent = value_type(_annotation_at(loc[:-1]))
-    if not (isinstance(parent, type) and issubclass(parent, BaseModel)):
-        return "unknown key"
-    allowed = list(parent.model_fields)
-    close = difflib.get_close_matches(str(loc[-1]).lower(), allowed, n=1, cutoff=0.6)
-    if close:
-        return f"unknown key; did you mean '{close[0]}'?"
-    return f"unknown key; allowed keys: {', '.join(allowed)}"
-
-
-def _missing(loc: Loc) -> str:
-    section = value_type(_annotation_at(loc))
-    if not (isinstance(section, type) and issubclass(section, BaseModel)):
-        return "required key is missing"
-    needed = [
-        f"[{_dotted((*loc, name))}]"
-        for name, field in section.model_fields.items()
-        if field.is_required() and _is_model(field.annotation)
-    ]
-    return "required section is missing" + (f"; add {' and '.join(needed)}" if needed else "")
-
-
-def _source_of(
-    loc: Loc, provenance: Mapping[Loc, ValueSource], *, descendants: bool
-) -> ValueSource:
-    for depth in range(len(loc), 0, -1):
-        if loc[:depth] in provenance:
-            return provenance[loc[:depth]]
-    if descendants:
-        for key, source in provenance.items():
-            if key[: len(loc)] == loc:
-                return source
-    return FILE_SOURCE
-
-
-def _dotted(loc: tuple[str | int, ...]) -> str:
-    return ".".join(
-        str(part) if isinstance(part, int) or _PLAIN_KEY.fullmatch(part) else json.dumps(part)
-        for part in loc
-    )
-
-
-def _child(annotation: object, key: str | int) -> object:
-    """The annotation of `key` inside a value of type `annotation`; None if it has no such key."""
-    container = value_type(annotation)
-    if isinstance(container, type) and issubclass(container, BaseModel):
-        field = container.model_fields.get(str(key))
-        return None if field is None else field.annotation
-    origin = get_origin(container)
-    if origin is list and isinstance(key, int):
-        return get_args(container)[0]
-    if origin is dict:
-        return get_args(container)[1]
-    return None
-
-
-def _annotation_at(loc: Loc) -> object:
-    annotation: object = PipelineConfig
-    for key in loc:
-        annotation = _child(annotation, key)
-    return annotation
-
-
-def _is_model(annotation: object) -> bool:
-    annotation = value_type(annotation)
-    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
-
-
-def _is_secret(loc: Loc) -> bool:
-    """Whether the value at `loc` is, holds or may hold a secret: never echo it then."""
-    if any(isinstance(part, str) and _SECRET_WORDS.search(part) for part in loc):
-        return True
-    return _holds_secret(_annotation_at(loc))
-
-
-def _holds_secret(annotation: object, depth: int = 0) -> bool:
-    annotation = value_type(annotation)
-    if annotation is SecretStr:
-        return True
-    if depth > 8:
-        return False
-    if _is_model(annotation):
-        assert isinstance(annotation, type)
-        assert issubclass(annotation, BaseModel)
-        fields: dict[str, FieldInfo] = annotation.model_fields
-        return any(_holds_secret(field.annotation, depth + 1) for field in fields.values())
-    return any(_holds_secret(arg, depth + 1) for arg in get_args(annotation))
-
-
-def _looks_secret(value: object, depth: int = 0) -> bool:
-    """A URL with credentials or a query (webhook tokens live there), anywhere in the value."""
-    if isinstance(value, str):
-        if "://" not in value:
-            return False
-        rest = value.split("://", 1)[1]
-        return "@" in rest.split("/", 1)[0] or "?" in rest or "#" in rest
-    if depth > 4:
-        return False
-    if isinstance(value, dict):
-        return any(_looks_secret(item, depth + 1) for item in [*value, *value.values()][:100])
-    if isinstance(value, list | tuple):
-        return any(_looks_secret(item, depth + 1) for item in value[:100])
-    return False
