@@ -86,7 +86,12 @@ class Interpreter:
         """Run `plan`; return its history record (None for plans that record nothing).
         Raises DeployFailed after recording a failure; KeyboardInterrupt after recording
         an interrupted release."""
-        run = _Run(version=plan.release.version if plan.release else "", images=plan.images)
+        release = plan.release
+        run = _Run(
+            version=release.version if release else "",
+            color=release.color if release else "",
+            images=plan.images,
+        )
         error: BaseException | None = None
         outcome: Outcome = "succeeded"
         failed_at: Step | None = None

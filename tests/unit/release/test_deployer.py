@@ -642,6 +642,8 @@ def test_a_healthy_watch_keeps_the_release_and_retires_the_old_color(
         f"{REPO}:2.1.0"
     )
 
-    assert "green served 102 requests, 2 5xx (judged)" in output.getvalue()
+    text = output.getvalue()
+    assert text.index("switch: green (2.1.0) is live") < text.index("green served 102 requests")
+    assert "green served 102 requests, 2 5xx (judged)" in text
     assert fake.history()[-1]["outcome"] == "succeeded"
     assert not fake.running("notes-production-blue")
