@@ -75,7 +75,7 @@ def test_deploys_a_rollback_and_a_failed_deploy_run_exactly_their_plans(stage: S
     assert code == 0, stderr
     assert_ran_the_plan(stage, second, stderr)
     kinds = [step.get("kind") for step in second["steps"] if step["type"] == "wait"]
-    assert kinds == ["healthy", "ready", "watch", "drained"]
+    assert kinds == ["healthy", "live", "ready", "watch", "drained"]
 
     # a rollback to v1's kept container
     back = plan(stage, "--rollback")
