@@ -95,12 +95,10 @@ class Interpreter:
         error: BaseException | None = None
         outcome: Outcome = "succeeded"
         failed_at: Step | None = None
-        retiring = False
+        watch_ended = False
         for step in plan.steps:
-            if retiring and step.phase == "watch":
-                continue  # the watch ended early: the old color stays as it is
-            if retiring and step.phase == "retire":
-                continue
+            if watch_ended and step.phase in ("watch", "retire"):
+                continue  # interrupted in the watch: the old color stays as it is
             try:
                 self._step(step, run)
             except KeyboardInterrupt as exc:
@@ -116,7 +114,7 @@ class Interpreter:
                         "color keeps running (gangway rollback goes back to it at once)"
                     )
                     outcome = "interrupted"
-                    retiring = True
+                    watch_ended = True
                     continue
                 self.progress.say("interrupted in retire: finishing the retire first")
                 outcome = "interrupted"
@@ -166,10 +164,7 @@ class Interpreter:
             raise AssertionError("records run in the plan's finish")
 
     def _command(self, step: Run, run: _Run) -> str:
-        announce = step.step in ("backup", "migrate") and step.command.argv[1:3] in (
-            ("start", "--attach"),
-            ("run", "--rm"),
-        )
+        announce = step.step in ("backup", "migrate") and _is_migration(step.command)
         try:
             with self.progress.step(self._label(step), step.command.purpose, announce=announce):
                 result = self.executor.run(
@@ -377,7 +372,8 @@ class Interpreter:
 
 
 def _is_migration(command: Command) -> bool:
-    """The command of a migration task that runs it (not its set-up)."""
+    """The command of a one-off task (a migration, a dump) that does its work, not its
+    set-up: the long ones, announced when they begin."""
     return command.argv[1:3] in (("start", "--attach"), ("run", "--rm"))
 
 

@@ -206,7 +206,6 @@ class Plan:
 def _step_lines(step: Step, indent: str = "") -> list[str]:
     lines = [indent + step.describe()]
     if isinstance(step, Check):
-        lines = [indent + step.describe()]
         lines += [indent + "  " + command.shell() for command in step.commands]
         for inner in step.then:
             lines += _step_lines(inner, indent + "  ")

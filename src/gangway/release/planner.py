@@ -136,15 +136,16 @@ class Planner(PlanParts):
         """Serve the 503 page (on) or the live release again (off)."""
         routing = RoutingState(live=state.routing.live, maintenance=on)
         bootstrap = self.bootstrap_steps(state)
-        steps = [*bootstrap, *self.route_steps(routing.routes(), "switch", record=routing)]
+        later = _router_stopped(state)
+        switch = self.route_steps(routing.routes(), "switch", record=routing)
         return Plan(
             action="maintenance",
             environment=self.environment,
             release=None,
             previous=_describe(state.live),
-            steps=tuple(bootstrap if _router_stopped(state) else steps),
+            steps=tuple(bootstrap if later else [*bootstrap, *switch]),
             reads=tuple(reads),
-            replan_after_bootstrap=_router_stopped(state),
+            replan_after_bootstrap=later,
             images=self.images(None),
         )
 
